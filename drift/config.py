@@ -77,21 +77,28 @@ class Config:
     alembic_ini: Path
     report_dir: Path
     alembic_command: str
-    environments: Mapping[str, Environment]
+    sections: Mapping[str, Mapping[str, str]] = field(repr=False)
     settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def root(self) -> Path:
         return self.path.parent
 
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self.sections))
+
     def environment(self, name: str) -> Environment:
+        """The named environment, with ``${VAR}`` resolved now: another section's missing variable is no error."""
         try:
-            return self.environments[name]
+            raw = self.sections[name]
         except KeyError:
-            known = ", ".join(sorted(self.environments)) or "none"
+            known = ", ".join(self.environment_names) or "none"
             raise UnknownEnvironmentError(
                 f"unknown environment {name!r} in {self.path.name}; known environments: {known}"
             ) from None
+        return _environment(name, raw, self.settings, self.environ, self.root)
 
     def command(self, template: str, env: str) -> str:
         """``alembic -x env=prod upgrade head`` for ``template='upgrade head'``."""
@@ -116,14 +123,14 @@ class Config:
         default_modules = models.split(":", 1)[0].split(".")[0]
         model_modules = tuple(_split_list(drift.get("model_modules", default_modules)))
 
-        environments: dict[str, Environment] = {}
+        sections: dict[str, dict[str, str]] = {}
         for section in parser.sections():
             if section == DRIFT_SECTION or section.startswith(DRIFT_SECTION + ":"):
                 continue
             raw = _section(parser, section)
             if "url" not in raw and "dialect" not in raw:
                 continue  # an application section (logging, features…), not a database
-            environments[section] = _environment(section, raw, drift, environ, root)
+            sections[section] = raw
 
         return cls(
             path=resolved,
@@ -132,8 +139,9 @@ class Config:
             alembic_ini=root / drift.get("alembic_ini", "alembic.ini"),
             report_dir=root / drift.get("report_dir", "reports"),
             alembic_command=drift.get("alembic_command", DEFAULT_ALEMBIC_COMMAND),
-            environments=environments,
+            sections=sections,
             settings=drift,
+            environ=dict(environ),
         )
 
 

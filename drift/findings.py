@@ -151,6 +151,7 @@ class Report:
     tool_version: str
     revision: tuple[str, ...] = ()
     migration: SuggestedMigration | None = None
+    state: Any = field(default=None, compare=False)  # drift.history.MigrationState
     notes: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
 
@@ -208,6 +209,7 @@ class Report:
             "counts": {"by_kind": self.counts_by_kind(), "by_table": self.counts_by_table()},
             "findings": [f.to_dict() for f in self.findings],
             "migration": _plain(dataclasses.asdict(self.migration)) if self.migration else None,
+            "migration_state": _plain(self.state) if self.state is not None else None,
             "notes": list(self.notes),
             **{k: _plain(v) for k, v in sorted(self.extras.items())},
         }

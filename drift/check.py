@@ -1,0 +1,81 @@
+"""``drift.check(config, env)``: the whole check of one environment, as data.
+
+The flow: load config → import the models → open the Alembic project →
+one read-only connection → read the recorded revision → compare (alembic)
+→ suggest what to run → :class:`~drift.findings.Report`. Nothing here
+prints or formats; the CLI and the renderers do that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .compare import compare
+from .config import Config
+from .connect import connect, database_info
+from .findings import Report
+from .history import compute_state, graph_from_script_directory, read_current
+from .loading import load_alembic, load_metadata
+from .suggest import suggest
+
+log = logging.getLogger(__name__)
+
+
+def check(config: Config | str | os.PathLike[str] | None, env: str) -> Report:
+    """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
+
+    >>> report = check("config.ini", "prod")      # doctest: +SKIP
+    >>> [f.message for f in report.findings]     # doctest: +SKIP
+    ['Column users.email exists in the models but not in the database']
+
+    Raises :class:`~drift.errors.DriftError` (a subclass naming the
+    condition) when the check cannot be done.
+    """
+    if not isinstance(config, Config):
+        config = Config.load(config)
+    environment = config.environment(env)
+    metadata = load_metadata(config)
+    project = load_alembic(config)
+    graph = graph_from_script_directory(project.script)
+
+    log.info("checking %s at %s", environment.name, environment.masked_url)
+    with connect(environment) as conn:
+        info = database_info(conn, environment)
+        current = read_current(conn, project.version_table, project.version_table_schema)
+        comparison = compare(
+            conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema
+        )
+    log.info("%s: %d differences in %d tables", environment.name, len(comparison.findings), comparison.tables_compared)
+
+    prefix = config.alembic_command.format(env=env)
+    state = compute_state(graph, current, command_prefix=config.alembic_command, env=env)
+    migration = suggest(
+        comparison.findings,
+        command_prefix=prefix,
+        upgrade_code=comparison.upgrade_code,
+        downgrade_code=comparison.downgrade_code,
+        scripts_dir=_scripts_dir(project.script.dir, config.root),
+    )
+    return Report(
+        environment=env,
+        database=info,
+        findings=comparison.findings,
+        tables_compared=comparison.tables_compared,
+        generated_at=datetime.now(timezone.utc).replace(microsecond=0),
+        tool_version=__version__,
+        revision=tuple(current or ()),
+        migration=migration,
+        state=state,
+    )
+
+
+def _scripts_dir(directory: str, root: Path) -> str:
+    versions = Path(directory) / "versions"
+    try:
+        return versions.relative_to(root).as_posix()
+    except ValueError:
+        return versions.as_posix()

@@ -1,0 +1,208 @@
+"""The ``drift`` command: parse options, call the core once, render, exit.
+
+Exit statuses are an API: 0 no drift, 1 drift found, 2 could not check
+(click's own usage errors are 2 as well). Errors are one line on stderr;
+``--debug`` adds the traceback. Progress and logs go to stderr so stdout
+stays clean for ``--format json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import click
+
+from . import __version__, secrets
+from .check import check as run_check
+from .config import Config
+from .errors import DriftError, ReportWriteError
+from .findings import Report
+from .report import EXTENSIONS, FORMATS, render, write_atomic
+
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+STREAM_FORMATS = ("text", "json")
+
+log = logging.getLogger("drift")
+
+
+def _setup_logging(debug: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(secrets.MaskingFilter())
+    handler.setFormatter(logging.Formatter("drift: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"drift: error: {secrets.mask(message)}", err=True)
+
+
+def guarded(fn: Callable[..., int]) -> Callable[..., None]:
+    """Run a command body and exit with its status; the core's exceptions become one line and status 2."""
+
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> None:
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            code = fn(ctx, *args, **kwargs)
+        except DriftError as exc:
+            if debug:
+                traceback.print_exc()
+            _fail(exc.message)
+            code = EXIT_ERROR
+        except KeyboardInterrupt:
+            _fail("interrupted; no report was written or changed")
+            code = EXIT_INTERRUPTED
+        except Exception as exc:  # a bug or an unforeseen driver error: still one line, still masked
+            if debug:
+                traceback.print_exc()
+            _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+            code = EXIT_ERROR
+        ctx.exit(code)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="drift", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (secrets stay masked).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find where a live database has drifted from its SQLAlchemy models.
+
+    \b
+    Example:
+      drift check --env prod
+      drift check --env prod --format json --output -
+
+    Exit status: 0 no drift, 1 drift found, 2 could not check.
+    """
+    ctx.ensure_object(dict)
+
+
+def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        envvar="DRIFT_CONFIG",
+        help="config.ini to read (default: ./config.ini, or $DRIFT_CONFIG).",
+    )(fn)
+
+
+@cli.command("check")
+@click.option("--env", "env_name", required=True, metavar="NAME", help="Environment (a section of config.ini).")
+@_config_option
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(sorted(FORMATS)),
+    multiple=True,
+    help="Output format; repeat to write several (default: text).",
+)
+@click.option(
+    "--output",
+    "output",
+    metavar="PATH",
+    help="A file, a directory (report_dir by default for html/markdown), or - for stdout.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
+@click.pass_context
+@guarded
+def check_command(
+    ctx: click.Context, env_name: str, config_path: str | None, formats: Sequence[str], output: str | None, quiet: bool
+) -> int:
+    """Compare the models with the database of one environment.
+
+    \b
+    Examples:
+      drift check --env prod
+      drift check --env prod --format json --output -
+      drift check --env dev --format html --format markdown   # written to reports/
+
+    Exit status: 0 no drift, 1 drift found, 2 could not check.
+    """
+    _setup_logging(bool(ctx.find_root().params.get("debug")), quiet)
+    config = Config.load(config_path)
+    formats = tuple(dict.fromkeys(formats or ("text",)))
+    targets = _targets(config, env_name, formats, output)
+    report = run_check(config, env_name)
+    _emit(report, targets, quiet)
+    return EXIT_DRIFT if report.has_drift else EXIT_OK
+
+
+def _targets(config: Config, env: str, formats: Sequence[str], output: str | None) -> list[tuple[str, Path | None]]:
+    """Where each format goes: ``None`` means stdout. Decided before connecting, so bad options cost nothing."""
+    if output == "-" or (output is None and len(formats) == 1 and formats[0] in STREAM_FORMATS):
+        if len(formats) > 1:
+            raise ReportWriteError("only one --format can go to stdout; use --output DIR for several")
+        return [(formats[0], None)]
+    directory: Path | None = None
+    if output is None:
+        directory = config.report_dir
+    else:
+        path = Path(output)
+        if path.is_dir() or output.endswith(("/", "\\")):
+            directory = path
+        elif len(formats) > 1:
+            raise ReportWriteError(f"--output {output!r} is a file, but {len(formats)} formats were asked for; "
+                                   "give a directory instead")
+        else:
+            return [(formats[0], path)]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    safe_env = "".join(c if c.isalnum() or c in "-_" else "_" for c in env)
+    return [(fmt, directory / f"drift-{safe_env}-{stamp}.{EXTENSIONS[fmt]}") for fmt in formats]
+
+
+def _emit(report: Report, targets: list[tuple[str, Path | None]], quiet: bool) -> None:
+    # Render everything first: a renderer that fails leaves every earlier report untouched.
+    rendered = [(fmt, path, render(report, fmt)) for fmt, path in targets]
+    written: list[Path] = []
+    for fmt, path, text in rendered:
+        if path is None:
+            if not quiet or fmt == "json":
+                click.echo(text, nl=False)
+        else:
+            written.append(write_atomic(path, text))
+    if written and not quiet:
+        click.echo(report.verdict)
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
+@cli.command("envs")
+@_config_option
+@click.pass_context
+@guarded
+def envs_command(ctx: click.Context, config_path: str | None) -> int:
+    """List the environments in config.ini, with masked URLs.
+
+    \b
+    Example:
+      drift envs --config config.ini
+    """
+    config = Config.load(config_path)
+    if not config.environment_names:
+        click.echo(f"no environments in {config.path.name} (a section needs url = … or dialect = …)")
+    status = EXIT_OK
+    for name in config.environment_names:
+        try:
+            env = config.environment(name)
+        except DriftError as exc:  # one bad section must not hide the others
+            click.echo(f"{name}\t?\t{secrets.mask(exc.message)}")
+            status = EXIT_ERROR
+        else:
+            click.echo(f"{name}\t{env.dialect}\t{env.masked_url}")
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: exits with the documented status."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="drift")

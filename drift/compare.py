@@ -1,0 +1,412 @@
+"""Models vs live database: alembic's op tree turned into :class:`Finding` objects.
+
+Alembic does the comparing (``produce_migrations``, with types and server
+defaults compared); this module walks the resulting op tree — not the legacy
+diff tuples, which nest, can be empty and lose rename and plugin ops — and
+turns each operation into one or more findings through a registry keyed by
+op class. Suggested ``op.`` code is rendered by alembic's own renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.schema import Column, Constraint, ForeignKeyConstraint, Index
+
+from .findings import Finding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The findings of one comparison and the migration autogenerate would write for them."""
+
+    findings: tuple[Finding, ...]
+    upgrade_code: str
+    downgrade_code: str
+    tables_compared: int
+    upgrade_ops: ops.UpgradeOps | None = field(default=None, repr=False, compare=False)
+
+
+def migration_context(connection: Connection, metadata: MetaData, *, version_table: str = "alembic_version",
+                      version_table_schema: str | None = None, **opts: Any) -> MigrationContext:
+    """The MigrationContext drift compares with: types and server defaults on, batch for SQLite."""
+    options: dict[str, Any] = {
+        "target_metadata": metadata,
+        "compare_type": True,
+        "compare_server_default": True,
+        "version_table": version_table,
+        "version_table_schema": version_table_schema,
+        "render_as_batch": connection.dialect.name == "sqlite",
+    }
+    options.update(opts)
+    return MigrationContext.configure(connection, opts=options)
+
+
+def compare(connection: Connection, metadata: MetaData, **opts: Any) -> Comparison:
+    """Compare ``metadata`` with the database behind ``connection``; read-only."""
+    context = migration_context(connection, metadata, **opts)
+    script = produce_migrations(context, metadata)
+    upgrade_ops = script.upgrade_ops
+    downgrade_ops = script.downgrade_ops
+    assert upgrade_ops is not None and downgrade_ops is not None
+    batch = connection.dialect.name == "sqlite"
+    findings = sorted(findings_from_ops(upgrade_ops, context, batch=batch), key=Finding.sort_key)
+    removed_tables = sum(1 for f in findings if f.kind == "remove_table")
+    return Comparison(
+        findings=tuple(findings),
+        upgrade_code=render_ops(upgrade_ops, context, batch=batch) if findings else "",
+        downgrade_code=render_ops(downgrade_ops, context, batch=batch) if findings else "",
+        tables_compared=len(metadata.tables) + removed_tables,
+        upgrade_ops=upgrade_ops,
+    )
+
+
+def render_ops(container: ops.OpContainer, context: MigrationContext, *, batch: bool) -> str:
+    """Python code for an op container, exactly as ``alembic revision --autogenerate`` writes it."""
+    code = render_python_code(container, render_as_batch=batch, migration_context=context)
+    lines = [line[4:] if line.startswith("    ") else line for line in code.splitlines()]
+    return "\n".join(line for line in lines if not line.strip().startswith("# ###")).strip()
+
+
+# --------------------------------------------------------------------------- walking
+
+
+def findings_from_ops(container: ops.OpContainer, context: MigrationContext, *, batch: bool) -> Iterator[Finding]:
+    for op in container.ops:
+        if isinstance(op, ops.ModifyTableOps):
+            for child in op.ops:
+                yield from _convert(child, op.table_name, op.schema, context, batch)
+        else:
+            yield from _convert(op, None, None, context, batch)
+
+
+def _convert(op: ops.MigrateOperation, table: str | None, schema: str | None,
+             context: MigrationContext, batch: bool) -> Iterator[Finding]:
+    handler = _handler_for(type(op))
+    upgrade, downgrade = _op_code(op, table, schema, context, batch)
+    for finding in handler(op, context.dialect):
+        yield finding.replace(upgrade_code=upgrade, downgrade_code=downgrade)
+
+
+Converter = Callable[[Any, Dialect], Iterable[Finding]]
+CONVERTERS: dict[type, Converter] = {}
+
+
+def converter(*op_classes: type) -> Callable[[Converter], Converter]:
+    """Register how an alembic op class becomes findings (plugins may add their own)."""
+
+    def register(fn: Converter) -> Converter:
+        for cls in op_classes:
+            CONVERTERS[cls] = fn
+        return fn
+
+    return register
+
+
+def _handler_for(cls: type) -> Converter:
+    for klass in cls.__mro__:
+        if klass in CONVERTERS:
+            return CONVERTERS[klass]
+    return _unknown_op
+
+
+def _op_code(op: ops.MigrateOperation, table: str | None, schema: str | None,
+             context: MigrationContext, batch: bool) -> tuple[str, str]:
+    def wrap(one: ops.MigrateOperation) -> ops.UpgradeOps:
+        if table is not None:
+            return ops.UpgradeOps([ops.ModifyTableOps(table, [one], schema=schema)])
+        return ops.UpgradeOps([one])
+
+    try:
+        upgrade = render_ops(wrap(op), context, batch=batch)
+    except Exception:  # a plugin op without a renderer still gets its finding
+        log.debug("cannot render %r", op, exc_info=True)
+        upgrade = ""
+    try:
+        downgrade = render_ops(wrap(op.reverse()), context, batch=batch)
+    except Exception:
+        log.debug("cannot render the reverse of %r", op, exc_info=True)
+        downgrade = ""
+    return upgrade, downgrade
+
+
+# --------------------------------------------------------------------------- describing objects
+
+
+def type_text(type_: Any, dialect: Dialect) -> str | None:
+    """A type as the database spells it (``VARCHAR(255)``), falling back to SQLAlchemy's repr."""
+    if type_ is None:
+        return None
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:
+        return repr(type_)
+
+
+def default_text(default: Any) -> str | None:
+    """A server default as SQL text; ``None`` when there is none."""
+    if default is None or default is False:
+        return None
+    arg = getattr(default, "arg", default)
+    text = getattr(arg, "text", arg)
+    return str(text)
+
+
+def column_state(column: Column[Any], dialect: Dialect) -> dict[str, Any]:
+    return {
+        "type": type_text(column.type, dialect),
+        "nullable": bool(column.nullable),
+        "default": default_text(column.server_default),
+        "comment": column.comment,
+        "primary_key": bool(column.primary_key),
+    }
+
+
+def _columns(obj: Any) -> list[str]:
+    cols = []
+    for col in getattr(obj, "columns", None) or getattr(obj, "expressions", None) or []:
+        cols.append(getattr(col, "name", None) or str(col))
+    return cols
+
+
+def _table_label(name: str, schema: str | None) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def _or_none(value: Any) -> str:
+    return "none" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+# --------------------------------------------------------------------------- converters
+
+
+@converter(ops.CreateTableOp)
+def _add_table(op: ops.CreateTableOp, dialect: Dialect) -> Iterable[Finding]:
+    table = op.to_table()
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="add_table", table=op.table_name, schema=op.schema, object_type="table",
+        models={"columns": {c.name: column_state(c, dialect) for c in table.columns}, "comment": table.comment},
+        database=None,
+        message=f"Table {label} exists in the models but not in the database",
+    )
+
+
+@converter(ops.DropTableOp)
+def _remove_table(op: ops.DropTableOp, dialect: Dialect) -> Iterable[Finding]:
+    table = op.to_table()
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="remove_table", table=op.table_name, schema=op.schema, object_type="table",
+        models=None,
+        database={"columns": {c.name: column_state(c, dialect) for c in table.columns}, "comment": table.comment},
+        message=f"Table {label} exists in the database but not in the models",
+        severity="danger",
+    )
+
+
+@converter(ops.AddColumnOp)
+def _add_column(op: ops.AddColumnOp, dialect: Dialect) -> Iterable[Finding]:
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="add_column", table=op.table_name, schema=op.schema, name=op.column.name, object_type="column",
+        models=column_state(op.column, dialect), database=None,
+        message=f"Column {label}.{op.column.name} exists in the models but not in the database",
+    )
+
+
+@converter(ops.DropColumnOp)
+def _remove_column(op: ops.DropColumnOp, dialect: Dialect) -> Iterable[Finding]:
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="remove_column", table=op.table_name, schema=op.schema, name=op.column_name, object_type="column",
+        models=None, database=column_state(op.to_column(), dialect),
+        message=f"Column {label}.{op.column_name} exists in the database but not in the models",
+        severity="danger",
+    )
+
+
+@converter(ops.AlterColumnOp)
+def _alter_column(op: ops.AlterColumnOp, dialect: Dialect) -> Iterable[Finding]:
+    label = f"{_table_label(op.table_name, op.schema)}.{op.column_name}"
+    common = dict(table=op.table_name, schema=op.schema, name=op.column_name, object_type="column")
+    if op.modify_type is not None:
+        models, database = type_text(op.modify_type, dialect), type_text(op.existing_type, dialect)
+        yield Finding(
+            kind="modify_type", models={"type": models}, database={"type": database}, severity="warning",
+            message=f"Column {label} is {database} in the database but {models} in the models", **common,
+        )
+    if op.modify_nullable is not None:
+        def says(nullable: bool | None) -> str:
+            return "nullable" if nullable else "NOT NULL"
+
+        yield Finding(
+            kind="modify_nullable",
+            models={"nullable": op.modify_nullable}, database={"nullable": not op.modify_nullable},
+            severity="warning" if op.modify_nullable is False else "info",
+            message=f"Column {label} is {says(not op.modify_nullable)} in the database "
+                    f"but {says(op.modify_nullable)} in the models",
+            **common,
+        )
+    if op.modify_server_default is not False:
+        models, database = default_text(op.modify_server_default), default_text(op.existing_server_default)
+        yield Finding(
+            kind="modify_default", models={"default": models}, database={"default": database},
+            message=f"Column {label} has server default {_or_none(database)} in the database "
+                    f"but {_or_none(models)} in the models",
+            **common,
+        )
+    if op.modify_comment is not False:
+        yield Finding(
+            kind="modify_comment", models={"comment": op.modify_comment}, database={"comment": op.existing_comment},
+            message=f"Column {label} has comment {_or_none(op.existing_comment)} in the database "
+                    f"but {_or_none(op.modify_comment)} in the models",
+            **common,
+        )
+
+
+def _index_state(index: Index) -> dict[str, Any]:
+    state: dict[str, Any] = {"columns": _columns(index), "unique": bool(index.unique)}
+    where = {k: v for k, v in index.dialect_kwargs.items() if k.endswith("_where") and v is not None}
+    if where:
+        state["where"] = {k: str(v) for k, v in where.items()}
+    return state
+
+
+@converter(ops.CreateIndexOp)
+def _add_index(op: ops.CreateIndexOp, dialect: Dialect) -> Iterable[Finding]:
+    index = op.to_index()
+    state = _index_state(index)
+    yield Finding(
+        kind="add_index", table=op.table_name, schema=op.schema, name=op.index_name, object_type="index",
+        models=state, database=None,
+        message=f"{'Unique index' if index.unique else 'Index'} {op.index_name} on "
+                f"{_table_label(op.table_name, op.schema)} ({', '.join(state['columns'])}) "
+                "exists in the models but not in the database",
+        severity="warning" if index.unique else "info",
+    )
+
+
+@converter(ops.DropIndexOp)
+def _remove_index(op: ops.DropIndexOp, dialect: Dialect) -> Iterable[Finding]:
+    index = op.to_index()
+    state = _index_state(index)
+    yield Finding(
+        kind="remove_index", table=op.table_name, schema=op.schema, name=op.index_name, object_type="index",
+        models=None, database=state,
+        message=f"{'Unique index' if index.unique else 'Index'} {op.index_name} on "
+                f"{_table_label(op.table_name, op.schema)} ({', '.join(state['columns'])}) "
+                "exists in the database but not in the models",
+    )
+
+
+_CONSTRAINT_WORDS = {
+    "unique": ("unique_constraint", "Unique constraint"),
+    "check": ("check_constraint", "Check constraint"),
+    "primary": ("primary_key", "Primary key"),
+    "primary_key": ("primary_key", "Primary key"),
+    "foreignkey": ("foreign_key", "Foreign key"),
+    "foreign_key": ("foreign_key", "Foreign key"),
+}
+
+
+def _constraint_state(constraint: Constraint | None, kind: str) -> dict[str, Any]:
+    if constraint is None:
+        return {"type": kind}
+    state: dict[str, Any] = {"type": kind}
+    if isinstance(constraint, ForeignKeyConstraint):
+        state["columns"] = list(constraint.column_keys)
+        state["references"] = _table_label(constraint.referred_table_name, constraint.referred_table_schema) \
+            if hasattr(constraint, "referred_table_name") else None
+        state["referred_columns"] = [e.target_fullname.split(".")[-1] for e in constraint.elements]
+        if constraint.ondelete:
+            state["ondelete"] = constraint.ondelete
+        if constraint.onupdate:
+            state["onupdate"] = constraint.onupdate
+    elif kind == "check":
+        state["sqltext"] = str(getattr(constraint, "sqltext", ""))
+    else:
+        state["columns"] = _columns(constraint)
+    return state
+
+
+def _constraint_finding(op: Any, dialect: Dialect, *, adding: bool) -> Finding:
+    ctype = getattr(op, "constraint_type", None)
+    if ctype is None:
+        ctype = {ops.CreateUniqueConstraintOp: "unique", ops.CreateForeignKeyOp: "foreignkey",
+                 ops.CreateCheckConstraintOp: "check", ops.CreatePrimaryKeyOp: "primary"}.get(type(op), "unique")
+    object_type, word = _CONSTRAINT_WORDS.get(ctype, ("constraint", "Constraint"))
+    try:
+        constraint = op.to_constraint()
+    except Exception:
+        constraint = None
+    state = _constraint_state(constraint, ctype)
+    name = op.constraint_name
+    label = _table_label(op.table_name, op.schema)
+    cols = f" ({', '.join(state['columns'])})" if state.get("columns") else ""
+    target = f" referencing {state['references']}" if state.get("references") else ""
+    fk = object_type == "foreign_key"
+    where = "in the models but not in the database" if adding else "in the database but not in the models"
+    return Finding(
+        kind=("add_fk" if fk else "add_constraint") if adding else ("remove_fk" if fk else "remove_constraint"),
+        table=op.table_name, schema=op.schema, name=name or _unnamed(ctype, state), object_type=object_type,
+        models=state if adding else None, database=None if adding else state,
+        message=f"{word} {name or '(unnamed)'} on {label}{cols}{target} exists {where}",
+        severity="warning",
+    )
+
+
+def _unnamed(ctype: str, state: dict[str, Any]) -> str:
+    # An unnamed constraint still needs a stable identity: its type and columns.
+    return f"({ctype}: {', '.join(state.get('columns') or [state.get('sqltext', '')])})"
+
+
+@converter(ops.AddConstraintOp)
+def _add_constraint(op: ops.AddConstraintOp, dialect: Dialect) -> Iterable[Finding]:
+    yield _constraint_finding(op, dialect, adding=True)
+
+
+@converter(ops.DropConstraintOp)
+def _remove_constraint(op: ops.DropConstraintOp, dialect: Dialect) -> Iterable[Finding]:
+    yield _constraint_finding(op, dialect, adding=False)
+
+
+@converter(ops.CreateTableCommentOp)
+def _table_comment(op: ops.CreateTableCommentOp, dialect: Dialect) -> Iterable[Finding]:
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="add_table_comment", table=op.table_name, schema=op.schema, object_type="table_comment",
+        models={"comment": op.comment}, database={"comment": op.existing_comment},
+        message=f"Table {label} has comment {_or_none(op.existing_comment)} in the database "
+                f"but {_or_none(op.comment)} in the models",
+    )
+
+
+@converter(ops.DropTableCommentOp)
+def _drop_table_comment(op: ops.DropTableCommentOp, dialect: Dialect) -> Iterable[Finding]:
+    label = _table_label(op.table_name, op.schema)
+    yield Finding(
+        kind="remove_table_comment", table=op.table_name, schema=op.schema, object_type="table_comment",
+        models={"comment": None}, database={"comment": op.existing_comment},
+        message=f"Table {label} has comment {_or_none(op.existing_comment)} in the database but none in the models",
+    )
+
+
+def _unknown_op(op: Any, dialect: Dialect) -> Iterable[Finding]:
+    # A plugin comparator's op that drift has no words for: still a difference, never dropped.
+    kind = getattr(op, "drift_kind", None) or type(op).__name__
+    table = getattr(op, "table_name", None) or ""
+    yield Finding(
+        kind=kind, table=table, schema=getattr(op, "schema", None), name=getattr(op, "drift_name", None),
+        object_type="other", message=getattr(op, "drift_message", None) or f"{type(op).__name__} on {table or 'the schema'}",
+        severity="warning",
+    )

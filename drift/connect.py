@@ -1,0 +1,275 @@
+"""Read-only connections with timeouts, one setup per dialect.
+
+Every session drift opens is read-only at the server (PostgreSQL
+``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION TRANSACTION
+READ ONLY``, SQLite ``mode=ro`` plus ``query_only``), every statement has a
+time limit, and every driver error leaves here as a masked, one-line
+:class:`~drift.errors.ConnectError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from . import secrets
+from .config import Environment, mask_url
+from .errors import CheckTimeoutError, ConnectError, DriftError
+from .findings import DatabaseInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DialectSetup:
+    """How to open a safe session on one dialect."""
+
+    connect_args: Callable[[Environment], dict[str, Any]]
+    on_connect: Callable[[Any, Environment, dict[str, Any]], None]
+    server_version: Callable[[Connection], str]
+    url: Callable[[Environment], URL] = lambda env: env.url
+
+
+def _pg_connect_args(env: Environment) -> dict[str, Any]:
+    statement_ms = int(env.statement_timeout * 1000)
+    options = " ".join(
+        [
+            "-c default_transaction_read_only=on",
+            f"-c statement_timeout={statement_ms}",
+            # A table locked by another session must not stall the check past its timeout.
+            f"-c lock_timeout={statement_ms}",
+            f"-c idle_in_transaction_session_timeout={statement_ms + 60000}",
+        ]
+    )
+    return {
+        "connect_timeout": max(2, int(round(env.connect_timeout))),  # libpq takes whole seconds, minimum 2
+        "options": options,
+        "application_name": "drift",
+        # A silent network (no RST, no reply) is caught by the kernel instead of hanging forever.
+        "tcp_user_timeout": int((env.statement_timeout + env.connect_timeout) * 1000),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+
+
+def _pg_on_connect(dbapi_conn: Any, env: Environment, info: dict[str, Any]) -> None:
+    # The options above already apply; nothing more to send.
+    return None
+
+
+def _pg_version(conn: Connection) -> str:
+    text = conn.exec_driver_sql("SHOW server_version").scalar() or ""
+    return f"PostgreSQL {str(text).split()[0]}"
+
+
+def _mysql_connect_args(env: Environment) -> dict[str, Any]:
+    # Client-side socket timeouts: they fire even when the server never answers.
+    socket_timeout = int(env.statement_timeout + env.connect_timeout) + 1
+    return {
+        "connect_timeout": max(1, int(round(env.connect_timeout))),
+        "read_timeout": socket_timeout,
+        "write_timeout": socket_timeout,
+    }
+
+
+def _mysql_on_connect(dbapi_conn: Any, env: Environment, info: dict[str, Any]) -> None:
+    seconds = max(1, int(round(env.statement_timeout)))
+    with contextlib.closing(dbapi_conn.cursor()) as cur:
+        cur.execute("SET SESSION TRANSACTION READ ONLY")
+        cur.execute("SELECT VERSION()")
+        version = str(cur.fetchone()[0])
+        if "mariadb" in version.lower():
+            cur.execute(f"SET SESSION max_statement_time = {float(seconds)}")
+        else:
+            cur.execute(f"SET SESSION max_execution_time = {seconds * 1000}")
+        cur.execute(f"SET SESSION lock_wait_timeout = {seconds}")
+        cur.execute(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+
+
+def _mysql_version(conn: Connection) -> str:
+    text = str(conn.exec_driver_sql("SELECT VERSION()").scalar() or "")
+    number = text.split("-")[0]
+    return f"MariaDB {number}" if "mariadb" in text.lower() else f"MySQL {number}"
+
+
+def _sqlite_url(env: Environment) -> URL:
+    database = env.url.database
+    if not database or database == ":memory:":
+        raise ConnectError(
+            f"environment {env.name!r} names an in-memory SQLite database, which has no schema to check; "
+            "set database = path/to/file.db",
+            environment=env.name,
+        )
+    path = Path(database)
+    if not path.is_file():
+        raise ConnectError(
+            f"environment {env.name!r}: SQLite file {str(path)!r} not found; "
+            "create it (for example: alembic upgrade head) or fix database in its section",
+            environment=env.name,
+        )
+    # mode=ro: the file is never created and never written; uri=true lets sqlite3 read the mode.
+    return URL.create("sqlite+pysqlite", database=f"file:{path.resolve().as_posix()}", query={"mode": "ro", "uri": "true"})
+
+
+def _sqlite_connect_args(env: Environment) -> dict[str, Any]:
+    return {"timeout": env.statement_timeout, "check_same_thread": False}
+
+
+def _sqlite_on_connect(dbapi_conn: Any, env: Environment, info: dict[str, Any]) -> None:
+    dbapi_conn.execute("PRAGMA query_only = ON")
+    # When the current statement started; reset before every statement (see make_engine).
+    clock = info.setdefault("drift_clock", [time.monotonic()])
+
+    def too_long() -> int:
+        # sqlite3 has no statement timeout; the progress handler aborts a query that runs past it.
+        return 1 if time.monotonic() - clock[0] > env.statement_timeout else 0
+
+    dbapi_conn.set_progress_handler(too_long, 10000)
+
+
+def _sqlite_version(conn: Connection) -> str:
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+DIALECTS: dict[str, DialectSetup] = {
+    "postgresql": DialectSetup(_pg_connect_args, _pg_on_connect, _pg_version),
+    "mysql": DialectSetup(_mysql_connect_args, _mysql_on_connect, _mysql_version),
+    "mariadb": DialectSetup(_mysql_connect_args, _mysql_on_connect, _mysql_version),
+    "sqlite": DialectSetup(_sqlite_connect_args, _sqlite_on_connect, _sqlite_version, _sqlite_url),
+}
+
+
+def setup_for(env: Environment) -> DialectSetup:
+    try:
+        return DIALECTS[env.dialect]
+    except KeyError:
+        raise ConnectError(
+            f"environment {env.name!r} uses dialect {env.dialect!r}; drift checks "
+            f"{', '.join(sorted(DIALECTS))} (read-only sessions are only guaranteed there)",
+            environment=env.name,
+        ) from None
+
+
+def make_engine(env: Environment) -> Engine:
+    """An engine whose every connection is read-only and time-limited."""
+    setup = setup_for(env)
+    url = setup.url(env)
+    try:
+        engine = create_engine(url, poolclass=NullPool, connect_args=setup.connect_args(env))
+    except (ImportError, SQLAlchemyError) as exc:
+        extra = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}.get(env.dialect)
+        hint = f"; install it with pip install 'drift-check[{extra}]'" if extra else ""
+        raise ConnectError(
+            f"environment {env.name!r}: cannot load the driver for {mask_url(url)}: {secrets.mask(exc)}{hint}",
+            environment=env.name,
+        ) from None
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+        setup.on_connect(dbapi_conn, env, record.info)
+
+    if env.dialect == "sqlite":
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_reset_clock(conn: Any, cursor: Any, statement: Any, params: Any, context: Any, many: Any) -> None:
+            clock = conn.info.get("drift_clock")
+            if clock is not None:
+                clock[0] = time.monotonic()
+
+    return engine
+
+
+@contextlib.contextmanager
+def connect(env: Environment) -> Iterator[Connection]:
+    """A read-only, time-limited connection to ``env``; driver errors become :class:`ConnectError`."""
+    engine = make_engine(env)
+    try:
+        try:
+            conn = engine.connect()
+        except DBAPIError as exc:
+            raise connect_error(env, exc, "cannot connect") from None
+        try:
+            with translate_errors(env):
+                yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def translate_errors(env: Environment, doing: str = "lost the connection while checking") -> Iterator[None]:
+    """Turn driver errors raised inside the block into masked, one-line DriftErrors."""
+    try:
+        yield
+    except DriftError:
+        raise
+    except DBAPIError as exc:
+        raise connect_error(env, exc, doing) from None
+    except (sqlite3.Error, OSError, TimeoutError) as exc:
+        raise ConnectError(
+            f"environment {env.name!r}: {doing}: {secrets.mask(_first_line(exc))}", environment=env.name
+        ) from None
+
+
+def database_info(conn: Connection, env: Environment) -> DatabaseInfo:
+    setup = setup_for(env)
+    return DatabaseInfo(
+        url=env.masked_url,
+        dialect=conn.dialect.name,
+        driver=conn.dialect.driver,
+        server_version=setup.server_version(conn),
+        database=Path(env.url.database).name if env.dialect == "sqlite" and env.url.database else env.url.database,
+    )
+
+
+_TIMEOUT_MARKERS = (
+    "statement timeout",
+    "canceling statement",
+    "max_statement_time",
+    "maximum statement execution time",
+    "lock timeout",
+    "lock wait timeout",
+    "timed out",
+    "timeout expired",
+    "interrupted",
+    "lost connection to mysql server during query",
+)
+
+
+def connect_error(env: Environment, exc: BaseException, doing: str) -> ConnectError:
+    reason = _first_line(getattr(exc, "orig", None) or exc)
+    where = env.masked_url
+    host = env.url.host
+    if host:
+        where = f"{where} (host {host}, port {env.url.port or 'default'})"
+    lowered = reason.lower()
+    if any(marker in lowered for marker in _TIMEOUT_MARKERS):
+        return CheckTimeoutError(
+            f"environment {env.name!r} at {where}: {doing}: timed out: {secrets.mask(reason)}; "
+            f"connect_timeout is {env.connect_timeout:g} s and statement_timeout {env.statement_timeout:g} s "
+            f"(raise them in [{env.name}] if the server is just slow)",
+            environment=env.name,
+        )
+    return ConnectError(f"environment {env.name!r} at {where}: {doing}: {secrets.mask(reason)}", environment=env.name)
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

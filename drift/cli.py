@@ -32,11 +32,14 @@ log = logging.getLogger("drift")
 
 def _setup_logging(debug: bool, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(secrets.MaskingFilter())
-    handler.setFormatter(logging.Formatter("drift: %(levelname)s: %(message)s"))
+    handler.setFormatter(secrets.MaskingFormatter("drift: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING)
+
+
+def _print_traceback() -> None:
+    click.echo(secrets.mask(traceback.format_exc()), err=True, nl=False)
 
 
 def _fail(message: str) -> None:
@@ -47,12 +50,12 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
     """Run a command body and exit with its status; the core's exceptions become one line and status 2."""
 
     def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> None:
-        debug = bool(ctx.find_root().params.get("debug"))
+        debug = _debug(ctx)
         try:
             code = fn(ctx, *args, **kwargs)
         except DriftError as exc:
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             _fail(exc.message)
             code = EXIT_ERROR
         except KeyboardInterrupt:
@@ -60,7 +63,7 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
             code = EXIT_INTERRUPTED
         except Exception as exc:  # a bug or an unforeseen driver error: still one line, still masked
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
             code = EXIT_ERROR
         ctx.exit(code)
@@ -85,6 +88,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit status: 0 no drift, 1 drift found, 2 could not check.
     """
     ctx.ensure_object(dict)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug") or ctx.find_root().params.get("debug"))
+
+
+def _debug_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (secrets stay masked).")(fn)
 
 
 def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -114,10 +125,17 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     help="A file, a directory (report_dir by default for html/markdown), or - for stdout.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
+@_debug_option
 @click.pass_context
 @guarded
 def check_command(
-    ctx: click.Context, env_name: str, config_path: str | None, formats: Sequence[str], output: str | None, quiet: bool
+    ctx: click.Context,
+    env_name: str,
+    config_path: str | None,
+    formats: Sequence[str],
+    output: str | None,
+    quiet: bool,
+    debug: bool,
 ) -> int:
     """Compare the models with the database of one environment.
 
@@ -129,7 +147,7 @@ def check_command(
 
     Exit status: 0 no drift, 1 drift found, 2 could not check.
     """
-    _setup_logging(bool(ctx.find_root().params.get("debug")), quiet)
+    _setup_logging(_debug(ctx), quiet)
     config = Config.load(config_path)
     formats = tuple(dict.fromkeys(formats or ("text",)))
     targets = _targets(config, env_name, formats, output)
@@ -179,9 +197,10 @@ def _emit(report: Report, targets: list[tuple[str, Path | None]], quiet: bool) -
 
 @cli.command("envs")
 @_config_option
+@_debug_option
 @click.pass_context
 @guarded
-def envs_command(ctx: click.Context, config_path: str | None) -> int:
+def envs_command(ctx: click.Context, config_path: str | None, debug: bool) -> int:
     """List the environments in config.ini, with masked URLs.
 
     \b

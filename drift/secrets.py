@@ -50,14 +50,8 @@ def mask(text: object) -> str:
     return out
 
 
-class MaskingFilter(logging.Filter):
-    """A logging filter that masks secrets in the formatted message."""
+class MaskingFormatter(logging.Formatter):
+    """A formatter whose whole output — message, arguments and traceback — is masked."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not hide the record
-            message = str(record.msg)
-        record.msg = mask(message)
-        record.args = None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 #: Bumped when a field of the JSON document changes meaning or disappears.
 SCHEMA_VERSION = 1
@@ -54,6 +54,41 @@ def finding_id(kind: str, schema: str | None, table: str, name: str | None) -> s
 
 
 @dataclass(frozen=True)
+class Risk:
+    """What applying the suggested change would do to the rows that are there.
+
+    ``measured`` is False when drift did not look (table too large, query
+    timed out, data checks off); ``summary`` then says why instead of guessing.
+    ``code`` is migration code to run *before* the suggested op (a backfill).
+    """
+
+    rule: str
+    severity: str
+    summary: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    measured: bool = True
+    suggestion: str | None = None
+    code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "summary": self.summary,
+            "evidence": _plain(self.evidence),
+            "measured": self.measured,
+            "suggestion": self.suggestion,
+            "code": self.code,
+        }
+
+
+def worst(severities: Iterable[str]) -> str:
+    """The most severe of ``severities`` (``info`` when empty)."""
+    ranked = [SEVERITIES.index(s) for s in severities if s in SEVERITIES]
+    return SEVERITIES[max(ranked)] if ranked else "info"
+
+
+@dataclass(frozen=True)
 class Finding:
     """One difference between the models and a live database.
 
@@ -75,6 +110,7 @@ class Finding:
     cause_detail: str | None = None
     upgrade_code: str = ""
     downgrade_code: str = ""
+    risks: tuple[Risk, ...] = ()
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +150,7 @@ class Finding:
             "cause_detail": self.cause_detail,
             "upgrade_code": self.upgrade_code,
             "downgrade_code": self.downgrade_code,
+            "risks": [r.to_dict() for r in self.risks],
         }
 
 

@@ -1,7 +1,7 @@
 """Alembic environment for the example application.
 
 The database comes from config.ini, the same file the application and drift
-read, so ``alembic -x env=prod upgrade head`` and ``drift check prod`` can
+read, so ``alembic -x env=prod upgrade head`` and ``drift check --env prod`` can
 never disagree about which database ``prod`` is::
 
     alembic upgrade head                       # [dev], the SQLite file

@@ -325,8 +325,10 @@ def _constraint_state(constraint: Constraint | None, kind: str) -> dict[str, Any
     state: dict[str, Any] = {"type": kind}
     if isinstance(constraint, ForeignKeyConstraint):
         state["columns"] = list(constraint.column_keys)
-        state["references"] = _table_label(constraint.referred_table_name, constraint.referred_table_schema) \
-            if hasattr(constraint, "referred_table_name") else None
+        # The referred table as the foreign key spells it (schema.table), without resolving
+        # it: the op's constraint points at a stand-in table that has no columns.
+        targets = [e.target_fullname.rsplit(".", 1)[0] for e in constraint.elements]
+        state["references"] = targets[0] if targets else None
         state["referred_columns"] = [e.target_fullname.split(".")[-1] for e in constraint.elements]
         if constraint.ondelete:
             state["ondelete"] = constraint.ondelete
@@ -351,18 +353,26 @@ def _constraint_finding(op: Any, dialect: Dialect, *, adding: bool) -> Finding:
         constraint = None
     state = _constraint_state(constraint, ctype)
     name = op.constraint_name
-    label = _table_label(op.table_name, op.schema)
+    table, schema = _constraint_table(op)
+    label = _table_label(table, schema)
     cols = f" ({', '.join(state['columns'])})" if state.get("columns") else ""
     target = f" referencing {state['references']}" if state.get("references") else ""
     fk = object_type == "foreign_key"
     where = "in the models but not in the database" if adding else "in the database but not in the models"
     return Finding(
         kind=("add_fk" if fk else "add_constraint") if adding else ("remove_fk" if fk else "remove_constraint"),
-        table=op.table_name, schema=op.schema, name=name or _unnamed(ctype, state), object_type=object_type,
+        table=table, schema=schema, name=name or _unnamed(ctype, state), object_type=object_type,
         models=state if adding else None, database=None if adding else state,
         message=f"{word} {name or '(unnamed)'} on {label}{cols}{target} exists {where}",
         severity="warning",
     )
+
+
+def _constraint_table(op: Any) -> tuple[str, str | None]:
+    # CreateForeignKeyOp names its table source_table (schema in kw); every other constraint op table_name.
+    if isinstance(op, ops.CreateForeignKeyOp):
+        return op.source_table, op.kw.get("source_schema")
+    return op.table_name, op.schema
 
 
 def _unnamed(ctype: str, state: dict[str, Any]) -> str:

@@ -13,7 +13,14 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
+from sqlalchemy.engine import URL
+
 MASK = "***"
+
+#: Secrets shorter than this are masked only where they stand alone as a token:
+#: a password ``ab`` must disappear from ``u:ab@host`` and ``'ab'`` but must not
+#: turn every ``table`` into ``t***le``. Longer ones are masked wherever they occur.
+MIN_SUBSTRING_LENGTH = 6
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,15 +35,29 @@ _KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)\s*=\s*('[^']*'|\"[^\"]*\
 def register(secret: str | None) -> None:
     """Remember ``secret`` (and its URL-encoded spellings) so :func:`mask` hides it."""
     global _pattern
-    if not secret or len(secret) < 1:
+    if not secret or not secret.strip():
         return
-    spellings = {secret, quote(secret, safe=""), quote_plus(secret)}
+    spellings = {secret, quote(secret, safe=""), quote_plus(secret), _url_spelling(secret)}
     with _lock:
         before = len(_secrets)
         _secrets.update(s for s in spellings if s)
         if len(_secrets) != before:
-            ordered = sorted(_secrets, key=len, reverse=True)
-            _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            _pattern = _compile(_secrets)
+
+
+def _url_spelling(secret: str) -> str:
+    # SQLAlchemy escapes only a few characters when it renders a URL ("p w@x" -> "p w%40x"),
+    # a spelling neither quote() nor quote_plus() produces.
+    rendered = URL.create("x", username="u", password=secret, host="h").render_as_string(hide_password=False)
+    return rendered[len("x://u:"):-len("@h")]
+
+
+def _compile(secrets: set[str]) -> re.Pattern[str]:
+    parts = []
+    for secret in sorted(secrets, key=lambda s: (-len(s), s)):  # longest first: no half-masked spellings
+        escaped = re.escape(secret)
+        parts.append(escaped if len(secret) >= MIN_SUBSTRING_LENGTH else rf"(?<!\w){escaped}(?!\w)")
+    return re.compile("|".join(parts))
 
 
 def mask(text: object) -> str:

@@ -1,30 +1,62 @@
-"""Renderer registry: format name → function(report) → text."""
+"""Renderer registry: format name → function(report, **options) → text.
+
+JSON is the report's own data; HTML, Markdown and text are Jinja2 templates
+(shipped as package data) drawn from one view model, :mod:`drift.report.view`.
+HTML templates get their own environment with autoescaping on; the Markdown
+environment escapes every printed value as prose unless a Markdown filter
+already made it safe (see :mod:`drift.report.markdown`).
+
+>>> from drift.report import render          # doctest: +SKIP
+>>> html = render(report, "html")            # doctest: +SKIP
+>>> md = render(report, "markdown", max_chars=20_000, full_report="reports/drift-prod.html")  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import jinja2
 
 from .. import secrets
-from ..findings import Report
+from ..errors import ConfigError
+from ..findings import SCHEMA_VERSION, Report
+from . import markdown as md
+from .view import ReportView, build
 
-Renderer = Callable[[Report], str]
-RENDERERS: dict[str, Renderer] = {}
+Renderer = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class RendererSpec:
+    fn: Renderer
+    extension: str
+    options: frozenset[str]
+
+
+RENDERERS: dict[str, RendererSpec] = {}
 EXTENSIONS: dict[str, str] = {}
 
+#: Characters that JSON may hold raw but an editor or a terminal would hide or reorder.
+_JSON_HIDDEN = re.compile(r"[\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 
-def renderer(name: str, extension: str) -> Callable[[Renderer], Renderer]:
+DEFAULT_MARKDOWN_MAX_CHARS = 60_000
+
+
+def renderer(name: str, extension: str, *, options: tuple[str, ...] = ()) -> Callable[[Renderer], Renderer]:
+    """Register ``fn(report, **options)`` as format ``name``, written to ``*.extension``."""
+
     def register(fn: Renderer) -> Renderer:
-        RENDERERS[name] = fn
+        RENDERERS[name] = RendererSpec(fn, extension, frozenset(options))
         EXTENSIONS[name] = extension
         return fn
 
     return register
 
 
-def _environment(autoescape: bool) -> jinja2.Environment:
+def _environment(*, autoescape: bool, finalize: Callable[[Any], Any] | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("drift.report", "templates"),
         autoescape=autoescape,
@@ -32,31 +64,145 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters["plural"] = lambda n, noun: f"{n} {noun}" if n == 1 else f"{n} {noun}s"
     return env
 
 
+# Separate environments: autoescaping is a property of the environment, and
+# the HTML one must never render a template that was written for plain text.
 _TEXT = _environment(autoescape=False)
+_HTML = _environment(autoescape=True)
+_MARKDOWN = _environment(autoescape=False, finalize=md.finalize)
+_MARKDOWN.filters.update(
+    code=md.code,
+    code_cell=md.code_cell,
+    cell=md.cell_lines,
+    fence=md.fence,
+    text=md.text,
+)
 
 
 def template(name: str, **context: Any) -> str:
+    """Render a plain-text template (no escaping)."""
     return _TEXT.get_template(name).render(**context)
 
 
 @renderer("json", "json")
 def render_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    # Same data once parsed, but a bidi override or zero-width space shows as \\uXXXX in an editor.
+    return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @renderer("text", "txt")
 def render_text(report: Report) -> str:
-    return template("report.txt.j2", report=report)
+    return template("report.txt.j2", v=build(report))
 
 
-def render(report: Report, fmt: str) -> str:
-    """``report`` in format ``fmt``; every secret drift knows of is masked on the way out."""
-    return secrets.mask(RENDERERS[fmt](report))
+@renderer("html", "html")
+def render_html(report: Report) -> str:
+    return _HTML.get_template("report.html.j2").render(v=build(report), schema_version=SCHEMA_VERSION)
+
+
+@renderer("markdown", "md", options=("max_chars", "full_report"))
+def render_markdown(report: Report, *, max_chars: int | None = None, full_report: str | None = None) -> str:
+    """GitHub/GitLab Markdown, at most ``max_chars`` characters (default 60,000).
+
+    Over the cap, the header, the counts and the commands stay and the
+    findings are cut, the most severe kept first; a note says how many were
+    left out and where the full report is (``full_report``, a path or URL
+    when the caller knows one).
+    """
+    limit = DEFAULT_MARKDOWN_MAX_CHARS if max_chars is None else max_chars
+    if limit < 1:
+        raise ValueError(f"max_chars must be a positive number of characters, not {limit}")
+    view = build(report)
+
+    def draw(v: ReportView) -> str:
+        return _MARKDOWN.get_template("report.md.j2").render(
+            v=v, max_chars=limit, full_report=full_report, schema_version=SCHEMA_VERSION
+        )
+
+    return _capped(view, draw, limit)
+
+
+def _capped(view: ReportView, draw: Callable[[ReportView], str], limit: int) -> str:
+    """The longest drawing of ``view`` within ``limit``: fewer findings, then no code, then fewer table rows."""
+    full = draw(view)
+    if len(full) <= limit:
+        return full
+    order = view.priority_order()
+
+    def with_findings(n: int, *, show_code: bool = True, table_counts: int | None = None) -> str:
+        return draw(view.limited(order[:n], show_code=show_code, table_counts=table_counts))
+
+    # Output length grows with the number of findings kept, so a binary search finds the most that fit.
+    lo, hi = 0, len(order) - 1
+    best: str | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        out = with_findings(mid)
+        if len(out) <= limit:
+            best, lo = out, mid + 1
+        else:
+            hi = mid - 1
+    if best is not None:
+        return best
+    out = with_findings(0, show_code=False)
+    if len(out) <= limit:
+        return out
+    lo, hi, best = 0, len(view.table_counts) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        out = with_findings(0, show_code=False, table_counts=mid)
+        if len(out) <= limit:
+            best, lo = out, mid + 1
+        else:
+            hi = mid - 1
+    # The header and the commands are never cut: a cap too small for them still gets them.
+    return best if best is not None else with_findings(0, show_code=False, table_counts=0)
+
+
+def render(report: Report, fmt: str, **options: Any) -> str:
+    """``report`` in format ``fmt``; every secret drift knows of is masked on the way out.
+
+    ``options`` may hold settings for several formats (the CLI passes one set
+    to all); each renderer gets those it declares. An option no renderer
+    knows is a ``TypeError``, so a misspelt one does not pass silently.
+    """
+    spec = RENDERERS[fmt]
+    known = set().union(*(s.options for s in RENDERERS.values()))
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown render option(s): {', '.join(unknown)}")
+    mine = {k: v for k, v in options.items() if k in spec.options and v is not None}
+    return secrets.mask(spec.fn(report, **mine))
+
+
+def options_from_settings(settings: Mapping[str, str]) -> dict[str, Any]:
+    """Render options from the ``[drift]`` section of config.ini, for :func:`render`.
+
+    ``markdown_max_chars = 30000`` caps Markdown reports (default 60,000).
+
+    >>> options_from_settings({"markdown_max_chars": "30000"})
+    {'max_chars': 30000}
+    """
+    options: dict[str, Any] = {}
+    raw = settings.get("markdown_max_chars")
+    if raw is not None and raw.strip():
+        try:
+            value = int(raw.strip().replace("_", ""))
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(
+                f"[drift] markdown_max_chars = {raw!r} is not a positive whole number of characters "
+                f"(default {DEFAULT_MARKDOWN_MAX_CHARS})"
+            )
+        options["max_chars"] = value
+    return options
 
 
 FORMATS = RENDERERS

@@ -1,0 +1,525 @@
+"""What the report templates show: a :class:`~drift.findings.Report` shaped for reading.
+
+Every decision about *what* a reader sees lives here, once, for HTML,
+Markdown and text alike: labels for kinds, severities and causes; the
+models-versus-database rows of each finding; which rows are worth a line;
+how times and revisions are spelled; which findings survive a size cap. The
+templates only decide *how* it looks.
+
+All text from the database or the models passes through :func:`visible`
+first, so a name with a newline, an ANSI escape, a right-to-left override or
+a zero-width space cannot break a layout or hide what it says.
+
+>>> visible("users\\u202eexe")
+'users\\\\u202eexe'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Collection, Iterable, Mapping
+
+from ..findings import SEVERITIES, Finding, Report
+
+# str.isprintable() is False exactly for what must not reach a reader raw:
+# controls (ANSI escapes, newlines), format characters (bidi overrides and
+# isolates, zero-width spaces and joiners), line and paragraph separators,
+# spaces other than U+0020, surrogates, private-use and unassigned code points.
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def visible(text: object, *, keep: str = "") -> str:
+    """``text`` with every invisible or layout-changing character spelled as a Python escape.
+
+    Characters in ``keep`` (``"\\n\\t"`` for multi-line values) stay as they are.
+
+    >>> visible("a\\nb"), visible("a\\nb", keep="\\n"), visible("ok ü 表")
+    ('a\\\\nb', 'a\\nb', 'ok ü 表')
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    if "\n" in keep:  # a value kept on several lines: CRLF and CR are line breaks, not characters to show
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(c if c.isprintable() or c in keep else _escape_char(c) for c in text)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+#: A short heading per kind of difference, said from the reader's side.
+KIND_LABELS: dict[str, str] = {
+    "add_table": "Table missing from the database",
+    "remove_table": "Table only in the database",
+    "add_column": "Column missing from the database",
+    "remove_column": "Column only in the database",
+    "modify_type": "Column type differs",
+    "modify_nullable": "Nullability differs",
+    "modify_default": "Server default differs",
+    "modify_comment": "Column comment differs",
+    "add_index": "Index missing from the database",
+    "remove_index": "Index only in the database",
+    "add_constraint": "Constraint missing from the database",
+    "remove_constraint": "Constraint only in the database",
+    "add_fk": "Foreign key missing from the database",
+    "remove_fk": "Foreign key only in the database",
+    "add_table_comment": "Table comment differs",
+    "remove_table_comment": "Table comment only in the database",
+}
+
+#: What the difference means in practice, for a reader who did not write the models.
+KIND_HELP: dict[str, str] = {
+    "add_table": "The application expects this table; anything that uses it fails until a migration creates it.",
+    "remove_table": "The models no longer define this table; a migration generated now would drop it and its data.",
+    "add_column": "The application expects this column; queries that read or write it fail until a migration adds it.",
+    "remove_column": "The models no longer define this column; a migration generated now would drop it and its data.",
+    "modify_type": "The column holds a different type than the models declare; values may be cut, rounded or rejected.",
+    "modify_nullable": "The models and the database disagree on whether the column may be NULL.",
+    "modify_default": "Rows inserted without a value get a different default than the models declare.",
+    "modify_comment": "Only the documentation differs; the data is not affected.",
+    "add_index": "Queries the index was meant for run without it; a unique index also means duplicates are not refused.",
+    "remove_index": "The database has an index the models do not declare; a migration generated now would drop it.",
+    "add_constraint": "The database does not enforce a rule the models declare; rows breaking it can be stored.",
+    "remove_constraint": "The database enforces a rule the models do not declare; a migration generated now would drop it.",
+    "add_fk": "The database does not enforce this reference; rows can point at rows that do not exist.",
+    "remove_fk": "The database enforces a reference the models do not declare; a migration generated now would drop it.",
+    "add_table_comment": "Only the documentation differs; the data is not affected.",
+    "remove_table_comment": "Only the documentation differs; the data is not affected.",
+}
+
+SEVERITY_LABELS = {"info": "Info", "warning": "Warning", "danger": "Danger"}
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+#: Shown only when attribution has decided; ``unknown`` is left out rather than shown as a verdict.
+CAUSE_LABELS = {
+    "missing_migration": "No migration covers this change: the models moved on without one.",
+    "pending_migration": "A migration for this exists but has not been applied to this database.",
+    "out_of_band": "The database was changed outside the migrations (by hand or by another tool).",
+}
+
+STATUS_LABELS = {
+    "up_to_date": "Up to date",
+    "behind": "Behind",
+    "unknown_revision": "Unknown revision",
+    "multiple_heads": "Multiple heads",
+    "unversioned": "Not versioned",
+    "empty_history": "No migrations",
+}
+
+# Rows of the models-versus-database table, in reading order; keys not listed follow, sorted.
+_ATTRIBUTE_ORDER = (
+    "type", "nullable", "default", "primary_key", "columns", "unique", "where",
+    "references", "referred_columns", "ondelete", "onupdate", "sqltext", "comment",
+)
+_ATTRIBUTE_LABELS = {
+    "type": "Type",
+    "nullable": "Nullable",
+    "default": "Server default",
+    "primary_key": "Primary key",
+    "columns": "Columns",
+    "unique": "Unique",
+    "where": "Where",
+    "references": "References",
+    "referred_columns": "Referred columns",
+    "ondelete": "On delete",
+    "onupdate": "On update",
+    "sqltext": "Check",
+    "comment": "Comment",
+}
+# Values spelled as SQL or identifiers, drawn as code.
+_CODE_ATTRIBUTES = frozenset({"type", "default", "columns", "where", "references", "referred_columns", "sqltext"})
+# Attributes worth a row only when some side says something: "comment: none" on both sides is noise.
+_OPTIONAL_ATTRIBUTES = frozenset({"default", "primary_key", "unique", "where", "ondelete", "onupdate", "comment"})
+_CONSTRAINT_TYPE_WORDS = {
+    "foreignkey": "foreign key", "foreign_key": "foreign key", "primary": "primary key", "primary_key": "primary key",
+    "unique": "unique", "check": "check",
+}
+_CONSTRAINT_TYPES = frozenset({"unique_constraint", "check_constraint", "primary_key", "foreign_key", "constraint"})
+
+
+# --------------------------------------------------------------------------- view classes
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One side of one attribute: lines of text, drawn as code or as prose; ``muted`` for none/absent."""
+
+    lines: tuple[str, ...]
+    code: bool = False
+    muted: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+ABSENT = Cell(("—",), muted=True)
+NONE = Cell(("none",), muted=True)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    models: Cell
+    database: Cell
+    differs: bool
+
+
+@dataclass(frozen=True)
+class FindingView:
+    id: str
+    kind: str
+    kind_label: str
+    explanation: str
+    severity: str
+    severity_label: str
+    message: str
+    sentence: str
+    object_label: str
+    rows: tuple[Row, ...]
+    cause: str | None
+    cause_detail: str | None
+
+
+@dataclass(frozen=True)
+class TableView:
+    name: str
+    anchor: str
+    findings: tuple[FindingView, ...]
+    total: int
+    severity: str
+    severity_label: str
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    count: int
+    key: str = ""
+    anchor: str = ""
+    severity: str = ""
+
+
+@dataclass(frozen=True)
+class PendingView:
+    id: str
+    message: str
+    date: str | None
+
+
+@dataclass(frozen=True)
+class StateView:
+    status: str
+    status_label: str
+    ok: bool
+    summary: str
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    pending: tuple[PendingView, ...]
+    commands: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MigrationView:
+    message: str
+    commands: tuple[str, ...]
+    upgrade_code: str
+    downgrade_code: str
+    review_notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything a template draws, already worded, escaped of hidden characters and ordered."""
+
+    title: str
+    environment: str
+    url: str
+    dialect: str
+    driver: str
+    server_version: str
+    database_name: str | None
+    revision: str
+    generated_at: str
+    generated_at_iso: str
+    tool_version: str
+    verdict: str
+    has_drift: bool
+    tables_compared: int
+    compared: str
+    severity_counts: tuple[Count, ...]
+    kind_counts: tuple[Count, ...]
+    table_counts: tuple[Count, ...]
+    tables: tuple[TableView, ...]
+    findings_total: int
+    migration: MigrationView | None
+    state: StateView | None
+    notes: tuple[str, ...]
+    show_code: bool = True
+    table_counts_omitted: int = 0
+
+    @property
+    def findings_shown(self) -> int:
+        return sum(len(t.findings) for t in self.tables)
+
+    @property
+    def findings_omitted(self) -> int:
+        return self.findings_total - self.findings_shown
+
+    def finding_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for t in self.tables for f in t.findings)
+
+    def limited(
+        self, keep: Collection[str] | None = None, *, show_code: bool = True, table_counts: int | None = None
+    ) -> "ReportView":
+        """The same report with only the findings whose ids are in ``keep`` (all when ``None``).
+
+        Used by the Markdown size cap; the header, counts and commands always stay.
+        """
+        tables = self.tables
+        if keep is not None:
+            kept = set(keep)
+            tables = tuple(
+                dataclasses.replace(t, findings=tuple(f for f in t.findings if f.id in kept))
+                for t in self.tables
+            )
+            tables = tuple(t for t in tables if t.findings)
+        rows = self.table_counts if table_counts is None else self.table_counts[:table_counts]
+        return dataclasses.replace(
+            self,
+            tables=tables,
+            show_code=show_code,
+            table_counts=rows,
+            table_counts_omitted=len(self.table_counts) - len(rows),
+        )
+
+    def priority_order(self) -> tuple[str, ...]:
+        """Finding ids, most severe first (report order within a severity): what a cap keeps first."""
+        flat = [f for t in self.tables for f in t.findings]
+        ranked = sorted(enumerate(flat), key=lambda item: (-SEVERITY_RANK.get(item[1].severity, 0), item[0]))
+        return tuple(f.id for _, f in ranked)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build(report: Report) -> ReportView:
+    """Shape ``report`` for the templates; pure, so the same report always gives the same view."""
+    db = report.database
+    tables = tuple(_table(name, findings) for name, findings in report.findings_by_table().items())
+    severity_totals: dict[str, int] = {}
+    for f in report.findings:
+        severity_totals[f.severity] = severity_totals.get(f.severity, 0) + 1
+    severity_counts = tuple(
+        Count(label=SEVERITY_LABELS.get(s, s.capitalize()), count=severity_totals[s], key=s, severity=s)
+        for s in sorted(severity_totals, key=lambda s: (-SEVERITY_RANK.get(s, -1), s))
+    )
+    kind_counts = tuple(
+        Count(label=KIND_LABELS.get(kind, _words(kind)), count=n, key=visible(kind))
+        for kind, n in report.counts_by_kind().items()
+    )
+    table_counts = tuple(
+        Count(label=t.name, count=t.total, anchor=t.anchor, severity=t.severity, key=t.severity_label)
+        for t in tables
+    )
+    environment = visible(report.environment)
+    verdict = visible(report.verdict)
+    return ReportView(
+        title=f"drift · {environment} · {verdict}",
+        environment=environment,
+        url=visible(db.url),
+        dialect=visible(db.dialect),
+        driver=visible(db.driver),
+        server_version=visible(db.server_version),
+        database_name=visible(db.database) if db.database else None,
+        revision=", ".join(visible(r) for r in report.revision) if report.revision else "none recorded",
+        generated_at=_utc(report.generated_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        generated_at_iso=_utc(report.generated_at).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        tool_version=visible(report.tool_version),
+        verdict=verdict,
+        has_drift=report.has_drift,
+        tables_compared=report.tables_compared,
+        compared=_compared(report),
+        severity_counts=severity_counts,
+        kind_counts=kind_counts,
+        table_counts=table_counts,
+        tables=tables,
+        findings_total=len(report.findings),
+        migration=_migration(report),
+        state=_state(report.state),
+        notes=tuple(visible(n) for n in report.notes),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive time is taken as UTC: the check stamps UTC, and hand-built reports should not depend on the machine's zone.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _words(kind: str) -> str:
+    return visible(kind).replace("_", " ").capitalize()
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _compared(report: Report) -> str:
+    db = report.database
+    where = f"the {visible(db.dialect)} database"
+    if db.database:
+        where += f" {visible(db.database)}"
+    return f"Compared {_plural(report.tables_compared, 'table')} of the models with {where} ({visible(db.server_version)})."
+
+
+def _anchor(prefix: str, name: str) -> str:
+    # Names can hold anything; a digest gives a short id that is valid, stable and safe in any format.
+    return f"{prefix}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def _table(name: str, findings: Iterable[Finding]) -> TableView:
+    views = tuple(_finding(f) for f in findings)
+    worst = max((v.severity for v in views), key=lambda s: SEVERITY_RANK.get(s, -1))
+    return TableView(
+        name=visible(name),
+        anchor=_anchor("table", name),
+        findings=views,
+        total=len(views),
+        severity=worst,
+        severity_label=SEVERITY_LABELS.get(worst, worst.capitalize()),
+    )
+
+
+def _finding(f: Finding) -> FindingView:
+    severity = f.severity if f.severity in SEVERITY_LABELS else "info"
+    return FindingView(
+        id=visible(f.id),
+        kind=visible(f.kind),
+        kind_label=KIND_LABELS.get(f.kind, _words(f.kind)),
+        explanation=KIND_HELP.get(f.kind, ""),
+        severity=severity,
+        severity_label=SEVERITY_LABELS[severity],
+        message=visible(f.message),
+        sentence=_sentence(visible(f.message)),
+        object_label=visible(f.object_label),
+        rows=_rows(f),
+        cause=CAUSE_LABELS.get(f.cause, _words(f.cause)) if f.cause != "unknown" else None,
+        cause_detail=visible(f.cause_detail, keep="\n") if f.cause_detail and f.cause != "unknown" else None,
+    )
+
+
+def _sentence(message: str) -> str:
+    return message if not message or message[-1] in ".!?" else f"{message}."
+
+
+def _rows(f: Finding) -> tuple[Row, ...]:
+    models, database = f.models, f.database
+    if models is None and database is None:
+        return ()
+    sides = [s for s in (models, database) if s is not None]
+    keys = {k for s in sides for k in s}
+    ordered = [k for k in _ATTRIBUTE_ORDER if k in keys] + sorted(keys - set(_ATTRIBUTE_ORDER))
+    rows: list[Row] = []
+    if models is None or database is None:
+        rows.append(Row("Exists", Cell(("yes" if models is not None else "no",)),
+                        Cell(("yes" if database is not None else "no",)), True))
+    for key in ordered:
+        values = [s.get(key) for s in sides]
+        both = models is not None and database is not None
+        if key in _OPTIONAL_ATTRIBUTES and not both and not any(values):
+            continue
+        label = "Constraint type" if key == "type" and f.object_type in _CONSTRAINT_TYPES else \
+            _ATTRIBUTE_LABELS.get(key, _words(key))
+        rows.append(Row(
+            label=label,
+            models=_cell(key, models, f.object_type),
+            database=_cell(key, database, f.object_type),
+            differs=both and models.get(key) != database.get(key),
+        ))
+    return tuple(rows)
+
+
+def _cell(key: str, side: Mapping[str, Any] | None, object_type: str) -> Cell:
+    if side is None:
+        return ABSENT
+    value = side.get(key)
+    if value is None:
+        return NONE
+    if key == "nullable":
+        return Cell(("yes (NULL allowed)" if value else "no (NOT NULL)",))
+    if isinstance(value, bool):
+        return Cell(("yes" if value else "no",))
+    if key == "columns" and isinstance(value, Mapping):
+        return Cell(tuple(_column_line(name, state) for name, state in value.items()), code=True)
+    if isinstance(value, Mapping):
+        return Cell(tuple(f"{visible(k)}: {visible(v)}" for k, v in value.items()), code=True)
+    if isinstance(value, (list, tuple)):
+        return Cell((", ".join(visible(v) for v in value),), code=True) if value else NONE
+    if key == "type" and object_type in _CONSTRAINT_TYPES:
+        return Cell((_CONSTRAINT_TYPE_WORDS.get(str(value), visible(value)),))
+    code = key in _CODE_ATTRIBUTES
+    lines = visible(value, keep="\n").split("\n")
+    return Cell(tuple(lines), code=code)
+
+
+def _column_line(name: str, state: Any) -> str:
+    """``email VARCHAR(255) NOT NULL DEFAULT 'x'``: one column of a whole table, spelled like DDL."""
+    if not isinstance(state, Mapping):
+        return f"{visible(name)} {visible(state)}"
+    parts = [visible(name), visible(state.get("type") or "?")]
+    if state.get("nullable") is False:
+        parts.append("NOT NULL")
+    if state.get("default") is not None:
+        parts.append(f"DEFAULT {visible(state['default'])}")
+    if state.get("primary_key"):
+        parts.append("PRIMARY KEY")
+    return " ".join(parts)
+
+
+def _migration(report: Report) -> MigrationView | None:
+    m = report.migration
+    if m is None:
+        return None
+    return MigrationView(
+        message=visible(m.message),
+        commands=tuple(visible(c) for c in m.commands),
+        upgrade_code=visible(m.upgrade_code, keep="\n"),
+        downgrade_code=visible(m.downgrade_code, keep="\n"),
+        review_notes=tuple(visible(n) for n in m.review_notes),
+    )
+
+
+def _state(state: Any) -> StateView | None:
+    # Read by attribute: Report.state is typed loosely so findings.py need not import history.py.
+    if state is None:
+        return None
+    status = str(getattr(state, "status", ""))
+    pending = tuple(
+        PendingView(id=visible(r.id), message=visible(r.message), date=visible(r.date) if r.date else None)
+        for r in getattr(state, "pending", ())
+    )
+    return StateView(
+        status=visible(status),
+        status_label=STATUS_LABELS.get(status, _words(status)),
+        ok=status == "up_to_date",
+        summary=visible(getattr(state, "summary", "")),
+        current=tuple(visible(r) for r in getattr(state, "current", ())),
+        heads=tuple(visible(r) for r in getattr(state, "heads", ())),
+        pending=pending,
+        commands=tuple(visible(c) for c in getattr(state, "commands", ())),
+        warnings=tuple(visible(w) for w in getattr(state, "warnings", ())),
+    )

@@ -129,40 +129,43 @@ def render_markdown(report: Report, *, max_chars: int | None = None, full_report
 
 
 def _capped(view: ReportView, draw: Callable[[ReportView], str], limit: int) -> str:
-    """The longest drawing of ``view`` within ``limit``: fewer findings, then no code, then fewer table rows."""
+    """The fullest drawing of ``view`` within ``limit``.
+
+    What goes, in order: findings (least severe first), then the upgrade and
+    downgrade code if dropping it shows more findings (``revision
+    --autogenerate`` writes that code again anyway), then rows of the
+    per-table summary. The header, the verdict and the commands always stay.
+    """
     full = draw(view)
     if len(full) <= limit:
         return full
     order = view.priority_order()
 
-    def with_findings(n: int, *, show_code: bool = True, table_counts: int | None = None) -> str:
-        return draw(view.limited(order[:n], show_code=show_code, table_counts=table_counts))
-
-    # Output length grows with the number of findings kept, so a binary search finds the most that fit.
-    lo, hi = 0, len(order) - 1
-    best: str | None = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        out = with_findings(mid)
-        if len(out) <= limit:
-            best, lo = out, mid + 1
-        else:
-            hi = mid - 1
-    if best is not None:
+    def most(n_max: int, attempt: Callable[[int], str]) -> tuple[int, str | None]:
+        # Output length grows with n, so a binary search finds the largest n that fits.
+        lo, hi, best = 0, n_max, (-1, None)
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            out = attempt(mid)
+            if len(out) <= limit:
+                best, lo = (mid, out), mid + 1
+            else:
+                hi = mid - 1
         return best
-    out = with_findings(0, show_code=False)
-    if len(out) <= limit:
+
+    shown, out = most(len(order) - 1, lambda n: draw(view.limited(order[:n])))
+    shown_without_code, out_without_code = most(
+        len(order) - 1, lambda n: draw(view.limited(order[:n], show_code=False))
+    )
+    if out is not None and shown >= shown_without_code:
         return out
-    lo, hi, best = 0, len(view.table_counts) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        out = with_findings(0, show_code=False, table_counts=mid)
-        if len(out) <= limit:
-            best, lo = out, mid + 1
-        else:
-            hi = mid - 1
-    # The header and the commands are never cut: a cap too small for them still gets them.
-    return best if best is not None else with_findings(0, show_code=False, table_counts=0)
+    if out_without_code is not None:
+        return out_without_code
+    rows, out = most(
+        len(view.table_counts) - 1, lambda n: draw(view.limited((), show_code=False, table_counts=n))
+    )
+    # A cap too small even for the header and the commands still gets them: they are what to act on.
+    return out if out is not None else draw(view.limited((), show_code=False, table_counts=0))
 
 
 def render(report: Report, fmt: str, **options: Any) -> str:

@@ -173,16 +173,29 @@ def _read(path: Path) -> configparser.ConfigParser:
         hint = "pass --config PATH or set DRIFT_CONFIG" if path.name == DEFAULT_CONFIG else "check the path"
         raise ConfigError(f"config file {str(path)!r} not found; {hint}")
     try:
-        with open(path, encoding="utf-8") as fh:
+        # utf-8-sig: Windows editors start the file with a byte-order mark, which would hide [drift].
+        with open(path, encoding="utf-8-sig") as fh:
             parser.read_file(fh)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name} is not valid UTF-8 (byte {exc.start}); save it as UTF-8") from None
     except configparser.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path.name} is malformed: {secrets.mask(first)}; fix the line it names") from None
+        line, reason = _parse_problem(exc)
+        where = f" at line {line}" if line else ""
+        raise ConfigError(f"{path.name} is malformed{where}: {secrets.mask(reason)}; fix that line") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path.name}: {exc.strerror or exc}") from None
     return parser
+
+
+def _parse_problem(exc: configparser.Error) -> tuple[int | None, str]:
+    """The line configparser stopped at and what is wrong with it, without its file-path preamble."""
+    errors = getattr(exc, "errors", None)  # ParsingError: [(line, the line's text), ...]
+    if errors and not isinstance(exc, configparser.MissingSectionHeaderError):
+        # Not the line's text: a mistyped "password S3cret" line must not be echoed.
+        return errors[0][0], "expected key = value, a [section] header or an indented continuation"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = re.sub(r"^While reading from .*? \[line\s+\d+\]: ", "", first).rstrip(".")
+    return getattr(exc, "lineno", None), first
 
 
 def _section(parser: configparser.ConfigParser, name: str) -> dict[str, str]:

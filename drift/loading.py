@@ -127,11 +127,12 @@ def _import(name: str) -> Any:
             ) from None
         raise ModelsError(f"cannot import models module {name!r}: {type(exc).__name__}: {secrets.mask(exc)}") from None
     except Exception as exc:  # a model module can fail in any way; name it and keep going to exit 2
-        where = ""
+        where, reason = "", str(exc)
         if isinstance(exc, SyntaxError) and exc.filename:
-            where = f" ({Path(exc.filename).name}, line {exc.lineno})"
+            # str() of a SyntaxError repeats the file and line; say them once.
+            where, reason = f" ({Path(exc.filename).name}, line {exc.lineno})", str(exc.msg)
         raise ModelsError(
-            f"cannot import models module {name!r}{where}: {type(exc).__name__}: {secrets.mask(exc)}"
+            f"cannot import models module {name!r}{where}: {type(exc).__name__}: {secrets.mask(reason)}"
         ) from None
 
 

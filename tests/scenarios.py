@@ -90,13 +90,15 @@ def make_project(
     module: str | None = None,
     alembic_ini: str | None = MINIMAL_ALEMBIC_INI,
     extra_sections: str = "",
+    models_ref: str | None = None,
 ) -> Project:
     """Write a project into ``root`` and return it.
 
     ``models`` is the source of the models module (it sees :data:`PRELUDE`
     and must define ``metadata``); ``None`` points the project at the example
     application's models and migrations instead. ``url=None`` leaves the
-    environment's database to ``env_lines``.
+    environment's database to ``env_lines``. ``models_ref`` replaces the
+    ``[drift] models = module:metadata`` the project would otherwise point at.
     """
     root.mkdir(parents=True, exist_ok=True)
     drift_section = ["[drift]"]
@@ -106,7 +108,11 @@ def make_project(
     else:
         module = module or new_module_name()
         (root / f"{module}.py").write_text(PRELUDE + "\n" + textwrap.dedent(models), encoding="utf-8")
-        drift_section += [f"models = {module}:metadata", f"model_modules = {module}", "alembic_ini = alembic.ini"]
+        drift_section += [
+            f"models = {(models_ref or '{module}:metadata').format(module=module)}",
+            f"model_modules = {module}",
+            "alembic_ini = alembic.ini",
+        ]
         if alembic_ini is not None:
             (root / "alembic.ini").write_text(alembic_ini, encoding="utf-8")
             (root / "migrations" / "versions").mkdir(parents=True, exist_ok=True)

@@ -344,3 +344,16 @@ def test_no_environments_at_all(tmp_path: Path) -> None:
 def test_keys_keep_working_whatever_their_case(tmp_path: Path) -> None:
     config = load(tmp_path, DRIFT + "\n[prod]\nDialect = postgresql\nHOST = db\nDatabase = app\n")
     assert config.environment("prod").url.render_as_string() == "postgresql+psycopg://db/app"
+
+
+def test_byte_order_mark_from_a_windows_editor_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_bytes(b"\xef\xbb\xbf[drift]\r\nmodels = app:Base\r\n\r\n[dev]\r\nurl = sqlite:///d.db\r\n")
+    config = Config.load(tmp_path / "config.ini", environ={})
+    assert (config.models, config.environment_names) == ("app:Base", ("dev",))
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_bytes(b"[drift]\nmodels = app:Base\n; caf\xe9\n")
+    with pytest.raises(ConfigError) as raised:
+        Config.load(tmp_path / "config.ini", environ={})
+    assert str(raised.value) == "config.ini is not valid UTF-8 (byte 31); save it as UTF-8"

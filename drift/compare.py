@@ -20,6 +20,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.schema import Column, Constraint, ForeignKeyConstraint, Index
 
+from . import comparators
 from .findings import Finding
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ def migration_context(connection: Connection, metadata: MetaData, *, version_tab
         "version_table": version_table,
         "version_table_schema": version_table_schema,
         "render_as_batch": connection.dialect.name == "sqlite",
+        # alembic's comparators plus drift's (drift.comparators): defaults by meaning,
+        # primary keys, checks, enums, partial indexes, generated columns, renames.
+        "autogenerate_plugins": comparators.AUTOGENERATE_PLUGINS,
     }
     options.update(opts)
     return MigrationContext.configure(connection, opts=options)
@@ -409,6 +413,12 @@ def _drop_table_comment(op: ops.DropTableCommentOp, dialect: Dialect) -> Iterabl
         models={"comment": None}, database={"comment": op.existing_comment},
         message=f"Table {label} has comment {_or_none(op.existing_comment)} in the database but none in the models",
     )
+
+
+@converter(*comparators.OPS)
+def _comparator_op(op: ops.MigrateOperation, dialect: Dialect) -> Iterable[Finding]:
+    # drift's own comparator ops describe themselves (drift.comparators.describe).
+    yield Finding(**comparators.describe(op, dialect))
 
 
 def _unknown_op(op: Any, dialect: Dialect) -> Iterable[Finding]:

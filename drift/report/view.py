@@ -161,10 +161,6 @@ class Cell:
     code: bool = False
     muted: bool = False
 
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
 
 ABSENT = Cell(("—",), muted=True)
 NONE = Cell(("none",), muted=True)
@@ -206,11 +202,14 @@ class TableView:
 
 @dataclass(frozen=True)
 class Count:
+    """One line of a summary: a severity, a kind (``key`` is its code name) or a table (with its anchor)."""
+
     label: str
     count: int
     key: str = ""
     anchor: str = ""
     severity: str = ""
+    severity_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,9 +279,6 @@ class ReportView:
     def findings_omitted(self) -> int:
         return self.findings_total - self.findings_shown
 
-    def finding_ids(self) -> tuple[str, ...]:
-        return tuple(f.id for t in self.tables for f in t.findings)
-
     def limited(
         self, keep: Collection[str] | None = None, *, show_code: bool = True, table_counts: int | None = None
     ) -> "ReportView":
@@ -325,7 +321,8 @@ def build(report: Report) -> ReportView:
     for f in report.findings:
         severity_totals[f.severity] = severity_totals.get(f.severity, 0) + 1
     severity_counts = tuple(
-        Count(label=SEVERITY_LABELS.get(s, s.capitalize()), count=severity_totals[s], key=s, severity=s)
+        Count(label=SEVERITY_LABELS.get(s, s.capitalize()), count=severity_totals[s], key=s, severity=s,
+              severity_label=SEVERITY_LABELS.get(s, s.capitalize()))
         for s in sorted(severity_totals, key=lambda s: (-SEVERITY_RANK.get(s, -1), s))
     )
     kind_counts = tuple(
@@ -333,7 +330,7 @@ def build(report: Report) -> ReportView:
         for kind, n in report.counts_by_kind().items()
     )
     table_counts = tuple(
-        Count(label=t.name, count=t.total, anchor=t.anchor, severity=t.severity, key=t.severity_label)
+        Count(label=t.name, count=t.total, anchor=t.anchor, severity=t.severity, severity_label=t.severity_label)
         for t in tables
     )
     environment = visible(report.environment)

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
+from .causes import Attributor
 from .compare import compare
 from .config import Config
 from .connect import connect, database_info
@@ -25,12 +26,16 @@ from .suggest import suggest
 log = logging.getLogger(__name__)
 
 
-def check(config: Config | str | os.PathLike[str] | None, env: str) -> Report:
+def check(config: Config | str | os.PathLike[str] | None, env: str, *, attribute: bool = True) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
 
     >>> report = check("config.ini", "prod")      # doctest: +SKIP
     >>> [f.message for f in report.findings]     # doctest: +SKIP
     ['Column users.email exists in the models but not in the database']
+
+    With ``attribute`` (the default) each finding gets its cause from
+    scratch builds of the project's migrations (see :mod:`drift.causes`);
+    the live database is never written and is closed before they run.
 
     Raises :class:`~drift.errors.DriftError` (a subclass naming the
     condition) when the check cannot be done.
@@ -41,6 +46,8 @@ def check(config: Config | str | os.PathLike[str] | None, env: str) -> Report:
     metadata = load_metadata(config)
     project = load_alembic(config)
     graph = graph_from_script_directory(project.script)
+    # Built before connecting, so an unsafe scratch_url is refused before prod is touched.
+    attributor = Attributor.for_config(config, environment, project, metadata, graph) if attribute else None
 
     log.info("checking %s at %s", environment.name, environment.masked_url)
     with connect(environment) as conn:
@@ -53,6 +60,10 @@ def check(config: Config | str | os.PathLike[str] | None, env: str) -> Report:
 
     prefix = config.alembic_command.format(env=env)
     state = compute_state(graph, current, command_prefix=config.alembic_command, env=env)
+    findings, notes = comparison.findings, ()
+    if attributor is not None:
+        attribution = attributor.attribute(environment, findings, state, command_prefix=prefix)
+        findings, notes = attribution.findings, attribution.notes
     migration = suggest(
         comparison.findings,
         command_prefix=prefix,
@@ -63,13 +74,14 @@ def check(config: Config | str | os.PathLike[str] | None, env: str) -> Report:
     return Report(
         environment=env,
         database=info,
-        findings=comparison.findings,
+        findings=findings,
         tables_compared=comparison.tables_compared,
         generated_at=datetime.now(timezone.utc).replace(microsecond=0),
         tool_version=__version__,
         revision=tuple(current or ()),
         migration=migration,
         state=state,
+        notes=notes,
     )
 
 

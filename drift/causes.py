@@ -1,0 +1,602 @@
+"""One cause per finding, from three layers between the live database and the models.
+
+Between a live database and the models stand two schemas that the project's
+own migrations build: the one the database's *recorded revision* implies and
+the one at *head*. drift builds both in a scratch database
+(:mod:`drift.scratch`) and compares each with the models, exactly as the live
+database was compared. Each live finding then gets one cause by set
+arithmetic over the three comparisons (a finding "is in" a layer when a
+finding with the same id and the same database side is there):
+
+* not in the recorded revision's layer → ``out_of_band``: the database
+  differs from what its own migrations made, so it was changed by hand;
+* in it, and gone at a pending revision → ``pending_migration``, naming the
+  revision that makes the change;
+* in it and still at head → ``missing_migration``: no migration makes the
+  models' change yet.
+
+The live database is not read again: attribution works on the findings the
+check already has, and only scratch databases are ever written.
+
+>>> attributor = Attributor(project, metadata, graph)                        # doctest: +SKIP
+>>> result = attributor.attribute(environment, report_findings, state,
+...                               command_prefix="alembic -x env=prod")      # doctest: +SKIP
+>>> [(f.object_label, f.cause) for f in result.findings]                     # doctest: +SKIP
+[('tasks.due_date', 'pending_migration'), ('users.email', 'missing_migration'),
+ ('users.nickname', 'out_of_band')]
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tokenize
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy import MetaData
+from sqlalchemy.exc import DBAPIError
+
+from . import secrets
+from .compare import compare
+from .config import Config, Environment
+from .errors import ConfigError
+from .findings import CAUSES, Finding
+from .history import MigrationState, Revision, RevisionGraph
+from .loading import AlembicProject
+from .scratch import (
+    ScratchError,
+    ScratchRefusedError,
+    ScratchTarget,
+    ScratchUnavailableError,
+    scratch_database,
+    scratch_target,
+    upgrade,
+)
+from .suggest import migration_message
+
+log = logging.getLogger(__name__)
+
+#: Up to this many pending revisions are built one by one, so a pending
+#: finding names the exact revision; beyond it only the recorded revision and
+#: head are built, and the finding lists every pending revision.
+STEP_LIMIT = 10
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+Key = tuple[str, str]
+
+
+def finding_key(finding: Finding) -> Key:
+    """What makes two findings "the same": the object and kind (the id) and the database side's value."""
+    return finding.id, json.dumps(_plain(finding.database), sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """How the schema at ``revisions`` (the heads a version table would record) differs from the models."""
+
+    family: str
+    revisions: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def keys(self) -> frozenset[Key]:
+        return frozenset(finding_key(f) for f in self.findings)
+
+    @property
+    def by_id(self) -> dict[str, Finding]:
+        return {f.id: f for f in self.findings}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stop while building: upgrade to ``targets``, then compare. ``applies`` are the revisions it adds."""
+
+    revisions: tuple[str, ...]
+    targets: tuple[str, ...]
+    applies: tuple[Revision, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The findings with their causes, and notes for the report."""
+
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Built:
+    """The layers built for one check: the recorded revision's first, then one per step."""
+
+    steps: tuple[Step, ...]
+    layers: tuple[Layer, ...]
+    complete: bool  # the last layer is head
+    reason: str | None = None  # why it is not complete
+
+
+class Attributor:
+    """Decides each finding's cause; builds scratch schemas and caches them per (dialect, revisions).
+
+    One attributor can serve several checks in a run: a schema built once for
+    a dialect and revision is reused.
+    """
+
+    def __init__(
+        self,
+        project: AlembicProject,
+        metadata: MetaData,
+        graph: RevisionGraph,
+        *,
+        use_env_py: bool = False,
+        step_limit: int = STEP_LIMIT,
+    ) -> None:
+        self.project = project
+        self.metadata = metadata
+        self.graph = graph
+        self.use_env_py = use_env_py
+        self.step_limit = step_limit
+        self.cache: dict[tuple[str, tuple[str, ...]], Layer] = {}
+
+    @classmethod
+    def for_config(
+        cls, config: Config, environment: Environment, project: AlembicProject, metadata: MetaData,
+        graph: RevisionGraph,
+    ) -> "Attributor":
+        """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects."""
+        with_env_py = environment.settings.get("scratch_use_env_py") or config.settings.get("scratch_use_env_py")
+        try:
+            scratch_target(environment)
+        except ScratchUnavailableError:
+            pass  # reported, gracefully, when attributing
+        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"))
+
+    def attribute(
+        self,
+        environment: Environment,
+        findings: Sequence[Finding],
+        state: MigrationState,
+        *,
+        command_prefix: str = "alembic",
+    ) -> Attribution:
+        """Give every finding a cause; findings whose cause cannot be told keep ``unknown`` with the reason.
+
+        Raises :class:`~drift.scratch.ScratchRefusedError` for a ``scratch_url``
+        naming the checked database and lets ``KeyboardInterrupt`` through
+        (after removing the scratch database); every other failure is reported
+        in the notes and the causes it prevents stay ``unknown``.
+        """
+        findings = tuple(findings)
+        reason = _unbuildable(state)
+        if reason is not None:
+            return _unattributed(findings, reason)
+        try:
+            target = scratch_target(environment)
+        except ScratchRefusedError:
+            raise
+        except ScratchUnavailableError as exc:
+            return _unattributed(findings, exc.message)
+
+        try:
+            built = self._build(target, self._plan(target.family, state))
+        except ScratchUnavailableError as exc:
+            return _unattributed(findings, exc.message)
+        if not built.layers:
+            return _unattributed(findings, built.reason or "no scratch schema could be built")
+        return _decide(findings, built, state, command_prefix)
+
+    # ----------------------------------------------------------------------- building
+
+    def _plan(self, family: str, state: MigrationState) -> tuple[tuple[Step, ...], bool, str | None]:
+        current = tuple(sorted(state.current))
+        steps = [Step(current, current)]
+        if state.status == "multiple_heads":
+            return tuple(steps), False, (
+                f"the migration scripts have {len(state.heads)} heads ({', '.join(state.heads)}), "
+                "so there is no one schema at head: merge them to tell missing from pending migrations"
+            )
+        pending = state.pending
+        if not pending:
+            return tuple(steps), True, None
+        if len(pending) > self.step_limit:
+            heads = tuple(sorted(state.heads))
+            steps.append(Step(heads, heads, tuple(pending)))
+            return tuple(steps), True, None
+        applied: set[str] = set()
+        for rev_id in current:
+            applied |= self.graph.ancestors(rev_id)
+        for rev in pending:
+            applied.add(rev.id)
+            steps.append(Step(_heads_of(self.graph, applied), (rev.id,), (rev,)))
+        return tuple(steps), True, None
+
+    def _build(self, target: ScratchTarget, plan: tuple[tuple[Step, ...], bool, str | None]) -> _Built:
+        steps, complete, reason = plan
+        family = target.family
+        if all((family, step.revisions) in self.cache for step in steps):
+            return _Built(steps, tuple(self.cache[(family, s.revisions)] for s in steps), complete, reason)
+
+        layers: list[Layer] = []
+        with scratch_database(target) as scratch:
+            try:
+                conn = scratch.engine.connect()
+            except DBAPIError as exc:
+                raise ScratchUnavailableError(
+                    f"cannot connect to the scratch database on {target.masked_server}: "
+                    f"{secrets.mask(_first_line(exc.orig))}"
+                ) from None
+            with conn:
+                for step in steps:
+                    try:
+                        for rev_id in step.targets:
+                            upgrade(conn, self.project, rev_id, metadata=self.metadata, use_env_py=self.use_env_py)
+                        layers.append(self._layer(conn, family, step))
+                    except ScratchError as exc:
+                        log.warning("%s", exc.message)
+                        return _Built(steps[: len(layers)], tuple(layers), False, exc.message)
+                    except DBAPIError as exc:
+                        message = f"comparing the scratch database failed: {secrets.mask(_first_line(exc.orig))}"
+                        return _Built(steps[: len(layers)], tuple(layers), False, message)
+        return _Built(steps, tuple(layers), complete, reason)
+
+    def _layer(self, conn: Any, family: str, step: Step) -> Layer:
+        cached = self.cache.get((family, step.revisions))
+        if cached is not None:
+            return cached
+        comparison = compare(
+            conn, self.metadata,
+            version_table=self.project.version_table, version_table_schema=self.project.version_table_schema,
+        )
+        if conn.in_transaction():
+            conn.rollback()
+        layer = Layer(family, step.revisions, comparison.findings)
+        self.cache[(family, step.revisions)] = layer
+        log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
+        return layer
+
+
+def attribute_causes(
+    config: Config,
+    environment: Environment,
+    project: AlembicProject,
+    metadata: MetaData,
+    graph: RevisionGraph,
+    findings: Sequence[Finding],
+    state: MigrationState,
+    *,
+    command_prefix: str,
+) -> Attribution:
+    """Shorthand: :meth:`Attributor.for_config` then :meth:`Attributor.attribute`."""
+    attributor = Attributor.for_config(config, environment, project, metadata, graph)
+    return attributor.attribute(environment, findings, state, command_prefix=command_prefix)
+
+
+def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by cause, in the order of :data:`~drift.findings.CAUSES`; empty causes left out."""
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(f.cause, []).append(f)
+    order = {cause: i for i, cause in enumerate(CAUSES)}
+    return {cause: grouped[cause] for cause in sorted(grouped, key=lambda c: (order.get(c, len(order)), c))}
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def _decide(findings: tuple[Finding, ...], built: _Built, state: MigrationState, prefix: str) -> Attribution:
+    recorded, later = built.layers[0], list(zip(built.steps[1:], built.layers[1:]))
+    head = built.layers[-1] if built.complete else None
+    missing = [f for f in findings if finding_key(f) in recorded.keys
+               and all(finding_key(f) in layer.keys for _, layer in later) and built.complete]
+    message = migration_message(missing)
+
+    out: list[Finding] = []
+    for f in findings:
+        key = finding_key(f)
+        if key not in recorded.keys:
+            out.append(f.replace(cause="out_of_band", cause_detail=_out_of_band(f, recorded, state, prefix)))
+            continue
+        step = next((s for s, layer in later if key not in layer.keys), None)
+        if step is not None:
+            out.append(f.replace(cause="pending_migration", cause_detail=_pending(f, step, head, state, prefix)))
+        elif head is not None:
+            out.append(f.replace(cause="missing_migration", cause_detail=_missing(head, state, prefix, message)))
+        else:
+            out.append(f.replace(cause="unknown", cause_detail=f"Cause not known: {built.reason}."))
+
+    notes = _notes(findings, built, state)
+    if built.reason and any(f.cause == "unknown" for f in out):
+        notes.insert(0, f"Some causes are unknown: {built.reason}.")
+    return Attribution(tuple(out), tuple(notes))
+
+
+def _missing(head: Layer, state: MigrationState, prefix: str, message: str) -> str:
+    at = ", ".join(head.revisions) or "base"
+    command = f'{prefix} revision --autogenerate -m "{_quote(message)}"'
+    when = f" once the database is at head (`{prefix} upgrade head`)" if state.pending else ""
+    return f"The schema at head ({at}) differs from the models here too. Write a migration: `{command}`{when}."
+
+
+def _pending(f: Finding, step: Step, head: Layer | None, state: MigrationState, prefix: str) -> str:
+    at = ", ".join(state.current) or "an empty version table"
+    if len(step.applies) == 1:
+        rev = step.applies[0]
+        what = f"Pending revision {_label(rev)} makes this change"
+    else:
+        listed = ", ".join(_label(r) for r in step.applies[:5])
+        more = f" and {len(step.applies) - 5} more" if len(step.applies) > 5 else ""
+        what = f"One of the {len(step.applies)} pending revisions ({listed}{more}) makes this change"
+    detail = f"{what}; the database is at {at}. Apply it: `{prefix} upgrade head`."
+    if head is not None and f.id in head.by_id:
+        detail += f" The models still differ after it: {head.by_id[f.id].message}."
+    return detail
+
+
+def _out_of_band(f: Finding, recorded: Layer, state: MigrationState, prefix: str) -> str:
+    at = ", ".join(state.current) or "base"
+    there = recorded.by_id.get(f.id)
+    implied = (
+        f"The schema at its recorded revision ({at}) differs here in another way ({there.message})"
+        if there is not None
+        else f"The schema at its recorded revision ({at}) matches the models here"
+    )
+    revert = _one_line(f.upgrade_code)
+    revert_text = f"Revert it: `{revert}`. " if revert else "Revert it with this finding's upgrade code. "
+    return (
+        f"{implied}, so the database was changed after it was migrated. "
+        f"{revert_text}Or adopt it: {_adoption(f)}, write a migration that makes the same change "
+        f"(`{prefix} revision --autogenerate`), and mark it applied here with `{prefix} stamp` "
+        "instead of running it, since this database already has the change."
+    )
+
+
+def _notes(findings: tuple[Finding, ...], built: _Built, state: MigrationState) -> list[str]:
+    """Differences the live database does not show but its migrations do: hand-made changes the check hides."""
+    live_ids = {f.id for f in findings}
+    recorded, later = built.layers[0], list(zip(built.steps[1:], built.layers[1:]))
+    at = ", ".join(state.current) or "base"
+    notes: list[tuple[tuple[Any, ...], str]] = []
+    for r in recorded.findings:
+        if r.id in live_ids:
+            continue
+        key = finding_key(r)
+        step = next((s for s, layer in later if key not in layer.keys), None)
+        if step is not None:
+            revs = ", ".join(rev.id for rev in step.applies)
+            notes.append((r.sort_key(), (
+                f"{r.object_label}: the database already matches the models here, although pending "
+                f"{'revision' if len(step.applies) == 1 else 'revisions'} {revs} still {'makes' if len(step.applies) == 1 else 'make'} "
+                f"this change (at {at}: {r.message}); someone made it by hand, so `upgrade head` may fail on it."
+            )))
+        elif built.complete:
+            notes.append((r.sort_key(), _no_migration_note(r, at)))
+    if built.complete and later:
+        recorded_ids = recorded.by_id
+        for h in built.layers[-1].findings:
+            if h.id in live_ids or h.id in recorded_ids:
+                continue
+            step = next((s for s, layer in later if finding_key(h) in layer.keys), later[-1][0])
+            revs = ", ".join(rev.id for rev in step.applies)
+            notes.append((h.sort_key(), (
+                f"{h.object_label}: pending {revs} will make the database differ from the models here "
+                f"(after upgrading: {h.message})."
+            )))
+    return [text for _, text in sorted(notes)]
+
+
+def _no_migration_note(r: Finding, at: str) -> str:
+    if r.kind == "add_column":
+        return f"{r.object_label} exists in the database and the models but no migration creates it."
+    if r.kind == "add_table":
+        return f"Table {r.qualified_table} exists in the database and the models but no migration creates it."
+    if r.kind in ("remove_column", "remove_table"):
+        return f"{r.object_label} is gone from the database and the models but no migration drops it."
+    return (
+        f"{r.object_label}: the database matches the models here but no migration makes that change "
+        f"(at {at} and at head: {r.message})."
+    )
+
+
+# --------------------------------------------------------------------------- adoption wording
+
+Adopter = Callable[[Finding], str]
+ADOPTERS: dict[str, Adopter] = {}
+
+_OBJECT_WORDS = {
+    "column": "column",
+    "table": "table",
+    "index": "index",
+    "unique_constraint": "unique constraint",
+    "check_constraint": "check constraint",
+    "foreign_key": "foreign key",
+    "primary_key": "primary key",
+    "constraint": "constraint",
+    "table_comment": "table comment",
+}
+
+_ATTRIBUTES = {
+    "modify_type": ("type", "type"),
+    "modify_nullable": ("nullable", "nullability"),
+    "modify_default": ("default", "server default"),
+    "modify_comment": ("comment", "comment"),
+    "add_table_comment": ("comment", "table comment"),
+    "remove_table_comment": ("comment", "table comment"),
+}
+
+
+def adopter(*kinds: str) -> Callable[[Adopter], Adopter]:
+    """Register how to describe adopting a hand-made change of these kinds into the models."""
+
+    def register(fn: Adopter) -> Adopter:
+        for kind in kinds:
+            ADOPTERS[kind] = fn
+        return fn
+
+    return register
+
+
+def _what(f: Finding) -> str:
+    word = _OBJECT_WORDS.get(f.object_type, f.object_type)
+    if f.object_type == "column":
+        return f"column {f.object_label}"
+    if f.object_type == "table":
+        return f"table {f.qualified_table}"
+    return f"{word} {f.name or ''} on {f.qualified_table}".replace("  ", " ")
+
+
+@adopter("remove_table", "remove_column", "remove_index", "remove_constraint", "remove_fk")
+def _adopt_extra(f: Finding) -> str:
+    if f.object_type == "column" and f.database:
+        null = "" if f.database.get("nullable", True) else ", NOT NULL"
+        return f"add {_what(f)} ({f.database.get('type')}{null}) to the models"
+    if f.object_type == "table":
+        return f"add a model for {_what(f)}"
+    return f"add {_what(f)} to the models"
+
+
+@adopter("add_table", "add_column", "add_index", "add_constraint", "add_fk")
+def _adopt_missing(f: Finding) -> str:
+    if f.object_type == "table":
+        return f"remove the model of {_what(f)}"
+    return f"remove {_what(f)} from the models"
+
+
+@adopter(*_ATTRIBUTES)
+def _adopt_modified(f: Finding) -> str:
+    key, word = _ATTRIBUTES[f.kind]
+    value = (f.database or {}).get(key)
+    if f.kind == "modify_nullable":
+        shown = "nullable" if value else "NOT NULL"
+        return f"make {f.object_label} {shown} in the models"
+    shown = "none" if value is None else str(value)
+    return f"give {f.object_label} the database's {word} ({shown}) in the models"
+
+
+def _adoption(f: Finding) -> str:
+    fn = ADOPTERS.get(f.kind)
+    if fn is None:
+        return f"change the models to match the database ({f.message})"
+    return fn(f)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _unbuildable(state: MigrationState) -> str | None:
+    """Why no scratch schema can stand for this database's recorded revision, or ``None``."""
+    if state.status == "empty_history":
+        return "the migration scripts define no revisions, so there is no schema to compare the database with"
+    if state.status == "unversioned":
+        return "the database has no version table, so drift cannot tell which revision its schema should match"
+    if state.status == "unknown_revision":
+        return (
+            f"the database records {', '.join(state.unknown)}, which the migration scripts do not define, "
+            "so drift cannot build the schema it implies"
+        )
+    return None
+
+
+def _unattributed(findings: tuple[Finding, ...], reason: str) -> Attribution:
+    reason = secrets.mask(reason)
+    if not findings:  # nothing whose cause is missing: the migration state already tells the rest
+        log.info("causes not attributed: %s", reason)
+        return Attribution(findings)
+    return Attribution(
+        tuple(f.replace(cause="unknown", cause_detail=f"Cause not known: {reason}.") for f in findings),
+        (f"Causes not attributed: {reason}.",),
+    )
+
+
+def _heads_of(graph: RevisionGraph, applied: set[str]) -> tuple[str, ...]:
+    needed = set()
+    for rev_id in applied:
+        rev = graph.revisions[rev_id]
+        needed.update(rev.down_revisions)
+        needed.update(rev.depends_on)
+    return tuple(sorted(applied - needed))
+
+
+def _label(rev: Revision) -> str:
+    return f'{rev.id} ("{rev.message}")' if rev.message else rev.id
+
+
+def _flag(value: str | None, key: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{key} = {value!r} is not true or false")
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+
+
+def _one_line(code: str) -> str:
+    """Rendered ``op.`` code on one line: statements joined with ``; ``, a block's body after its colon.
+
+    >>> _one_line("with op.batch_alter_table('users', schema=None) as batch_op:\\n    batch_op.drop_column('x')")
+    "with op.batch_alter_table('users', schema=None) as batch_op: batch_op.drop_column('x')"
+    """
+    if not code.strip():
+        return ""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code.strip() + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return " ".join(code.split())
+    lines = code.strip().splitlines()
+    statements: list[str] = []
+    start = None
+    for tok in tokens:
+        if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            continue
+        if start is None:
+            start = tok.start
+        if tok.type == tokenize.NEWLINE:
+            (row0, col0), (row1, col1) = start, tok.start
+            part = [lines[row0 - 1][col0:]] + lines[row0:row1 - 1] if row1 > row0 else [lines[row0 - 1][col0:col1]]
+            if row1 > row0:
+                part.append(lines[row1 - 1][:col1])
+            statements.append(" ".join(p.strip() for p in part if p.strip()))
+            start = None
+    out = ""
+    for stmt in statements:
+        if not out:
+            out = stmt
+        elif out.endswith(":"):
+            out = f"{out} {stmt}"
+        else:
+            out = f"{out}; {stmt}"
+    return out
+
+
+def _first_line(exc: object) -> str:
+    for line in str(exc).strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = [
+    "ADOPTERS",
+    "Attribution",
+    "Attributor",
+    "Layer",
+    "STEP_LIMIT",
+    "adopter",
+    "attribute_causes",
+    "finding_key",
+    "findings_by_cause",
+]

@@ -9,6 +9,7 @@ test's tmp_path for a person to look at.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -217,3 +218,19 @@ def test_browser_shows_a_clean_report(chromium: str, tmp_path: Path) -> None:
     dom = dump_dom(chromium, tmp_path, page)
     assert "No drift: the database matches the models (3 tables compared)" in dom
     screenshot(chromium, tmp_path, page, "clean-phone.png", width=390, height=1200)
+
+
+def test_a_secret_is_masked_before_it_is_escaped() -> None:
+    from drift import secrets
+    from drift.report import markdown as md
+    from report_builders import column, finding, report
+
+    secret = "Pw&<9\"zq'"
+    secrets.register(secret)
+    leaky = report([finding("add_column", "users", f"Column users.token exists ({secret})", name="token",
+                            object_type="column", models=column("TEXT", comment=f"default key {secret}"))])
+    for fmt in ("html", "markdown", "text", "json"):
+        text = render(leaky, fmt)
+        for spelling in (secret, str(escape(secret)), json.dumps(secret)[1:-1], md.text(secret)):
+            assert spelling not in text, (fmt, spelling)
+        assert "***" in text

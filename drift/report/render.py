@@ -89,9 +89,21 @@ def template(name: str, **context: Any) -> str:
     return _TEXT.get_template(name).render(**context)
 
 
+def _masked(value: Any) -> Any:
+    # Masked before dumping: once JSON-escaped, a password holding a quote or a backslash
+    # would no longer match the secret it is masked by.
+    if isinstance(value, str):
+        return secrets.mask(value)
+    if isinstance(value, dict):
+        return {_masked(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 @renderer("json", "json")
 def render_json(report: Report) -> str:
-    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(_masked(report.to_dict()), indent=2, ensure_ascii=False) + "\n"
     # Same data once parsed, but a bidi override or zero-width space shows as \\uXXXX in an editor.
     return _JSON_HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 

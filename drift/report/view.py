@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Collection, Iterable, Mapping
 
+from .. import secrets
 from ..findings import SEVERITIES, Finding, Report
 
 # str.isprintable() is False exactly for what must not reach a reader raw:
@@ -56,6 +57,12 @@ def visible(text: object, *, keep: str = "") -> str:
     if "\n" in keep:  # a value kept on several lines: CRLF and CR are line breaks, not characters to show
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(c if c.isprintable() or c in keep else _escape_char(c) for c in text)
+
+
+def _clean(value: object, *, keep: str = "") -> str:
+    # Masked here as well as on the rendered text: once HTML-escaped, a password
+    # holding & or < would no longer match the secret it is masked by.
+    return visible(secrets.mask(value), keep=keep)
 
 
 # --------------------------------------------------------------------------- vocabulary
@@ -326,27 +333,27 @@ def build(report: Report) -> ReportView:
         for s in sorted(severity_totals, key=lambda s: (-SEVERITY_RANK.get(s, -1), s))
     )
     kind_counts = tuple(
-        Count(label=KIND_LABELS.get(kind, _words(kind)), count=n, key=visible(kind))
+        Count(label=KIND_LABELS.get(kind, _words(kind)), count=n, key=_clean(kind))
         for kind, n in report.counts_by_kind().items()
     )
     table_counts = tuple(
         Count(label=t.name, count=t.total, anchor=t.anchor, severity=t.severity, severity_label=t.severity_label)
         for t in tables
     )
-    environment = visible(report.environment)
-    verdict = visible(report.verdict)
+    environment = _clean(report.environment)
+    verdict = _clean(report.verdict)
     return ReportView(
         title=f"drift · {environment} · {verdict}",
         environment=environment,
-        url=visible(db.url),
-        dialect=visible(db.dialect),
-        driver=visible(db.driver),
-        server_version=visible(db.server_version),
-        database_name=visible(db.database) if db.database else None,
-        revision=", ".join(visible(r) for r in report.revision) if report.revision else "none recorded",
+        url=_clean(db.url),
+        dialect=_clean(db.dialect),
+        driver=_clean(db.driver),
+        server_version=_clean(db.server_version),
+        database_name=_clean(db.database) if db.database else None,
+        revision=", ".join(_clean(r) for r in report.revision) if report.revision else "none recorded",
         generated_at=_utc(report.generated_at).strftime("%Y-%m-%d %H:%M:%S UTC"),
         generated_at_iso=_utc(report.generated_at).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        tool_version=visible(report.tool_version),
+        tool_version=_clean(report.tool_version),
         verdict=verdict,
         has_drift=report.has_drift,
         tables_compared=report.tables_compared,
@@ -358,7 +365,7 @@ def build(report: Report) -> ReportView:
         findings_total=len(report.findings),
         migration=_migration(report),
         state=_state(report.state),
-        notes=tuple(visible(n) for n in report.notes),
+        notes=tuple(_clean(n) for n in report.notes),
     )
 
 
@@ -368,7 +375,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _words(kind: str) -> str:
-    return visible(kind).replace("_", " ").capitalize()
+    return _clean(kind).replace("_", " ").capitalize()
 
 
 def _plural(n: int, noun: str) -> str:
@@ -377,10 +384,10 @@ def _plural(n: int, noun: str) -> str:
 
 def _compared(report: Report) -> str:
     db = report.database
-    where = f"the {visible(db.dialect)} database"
+    where = f"the {_clean(db.dialect)} database"
     if db.database:
-        where += f" {visible(db.database)}"
-    return f"Compared {_plural(report.tables_compared, 'table')} of the models with {where} ({visible(db.server_version)})."
+        where += f" {_clean(db.database)}"
+    return f"Compared {_plural(report.tables_compared, 'table')} of the models with {where} ({_clean(db.server_version)})."
 
 
 def _anchor(prefix: str, name: str) -> str:
@@ -392,7 +399,7 @@ def _table(name: str, findings: Iterable[Finding]) -> TableView:
     views = tuple(_finding(f) for f in findings)
     worst = max((v.severity for v in views), key=lambda s: SEVERITY_RANK.get(s, -1))
     return TableView(
-        name=visible(name),
+        name=_clean(name),
         anchor=_anchor("table", name),
         findings=views,
         total=len(views),
@@ -404,18 +411,18 @@ def _table(name: str, findings: Iterable[Finding]) -> TableView:
 def _finding(f: Finding) -> FindingView:
     severity = f.severity if f.severity in SEVERITY_LABELS else "info"
     return FindingView(
-        id=visible(f.id),
-        kind=visible(f.kind),
+        id=_clean(f.id),
+        kind=_clean(f.kind),
         kind_label=KIND_LABELS.get(f.kind, _words(f.kind)),
         explanation=KIND_HELP.get(f.kind, ""),
         severity=severity,
         severity_label=SEVERITY_LABELS[severity],
-        message=visible(f.message),
-        sentence=_sentence(visible(f.message)),
-        object_label=visible(f.object_label),
+        message=_clean(f.message),
+        sentence=_sentence(_clean(f.message)),
+        object_label=_clean(f.object_label),
         rows=_rows(f),
         cause=CAUSE_LABELS.get(f.cause, _words(f.cause)) if f.cause != "unknown" else None,
-        cause_detail=visible(f.cause_detail, keep="\n") if f.cause_detail and f.cause != "unknown" else None,
+        cause_detail=_clean(f.cause_detail, keep="\n") if f.cause_detail and f.cause != "unknown" else None,
     )
 
 
@@ -463,25 +470,25 @@ def _cell(key: str, side: Mapping[str, Any] | None, object_type: str) -> Cell:
     if key == "columns" and isinstance(value, Mapping):
         return Cell(tuple(_column_line(name, state) for name, state in value.items()), code=True)
     if isinstance(value, Mapping):
-        return Cell(tuple(f"{visible(k)}: {visible(v)}" for k, v in value.items()), code=True)
+        return Cell(tuple(f"{_clean(k)}: {_clean(v)}" for k, v in value.items()), code=True)
     if isinstance(value, (list, tuple)):
-        return Cell((", ".join(visible(v) for v in value),), code=True) if value else NONE
+        return Cell((", ".join(_clean(v) for v in value),), code=True) if value else NONE
     if key == "type" and object_type in _CONSTRAINT_TYPES:
-        return Cell((_CONSTRAINT_TYPE_WORDS.get(str(value), visible(value)),))
+        return Cell((_CONSTRAINT_TYPE_WORDS.get(str(value), _clean(value)),))
     code = key in _CODE_ATTRIBUTES
-    lines = visible(value, keep="\n").split("\n")
+    lines = _clean(value, keep="\n").split("\n")
     return Cell(tuple(lines), code=code)
 
 
 def _column_line(name: str, state: Any) -> str:
     """``email VARCHAR(255) NOT NULL DEFAULT 'x'``: one column of a whole table, spelled like DDL."""
     if not isinstance(state, Mapping):
-        return f"{visible(name)} {visible(state)}"
-    parts = [visible(name), visible(state.get("type") or "?")]
+        return f"{_clean(name)} {_clean(state)}"
+    parts = [_clean(name), _clean(state.get("type") or "?")]
     if state.get("nullable") is False:
         parts.append("NOT NULL")
     if state.get("default") is not None:
-        parts.append(f"DEFAULT {visible(state['default'])}")
+        parts.append(f"DEFAULT {_clean(state['default'])}")
     if state.get("primary_key"):
         parts.append("PRIMARY KEY")
     return " ".join(parts)
@@ -492,11 +499,11 @@ def _migration(report: Report) -> MigrationView | None:
     if m is None:
         return None
     return MigrationView(
-        message=visible(m.message),
-        commands=tuple(visible(c) for c in m.commands),
-        upgrade_code=visible(m.upgrade_code, keep="\n"),
-        downgrade_code=visible(m.downgrade_code, keep="\n"),
-        review_notes=tuple(visible(n) for n in m.review_notes),
+        message=_clean(m.message),
+        commands=tuple(_clean(c) for c in m.commands),
+        upgrade_code=_clean(m.upgrade_code, keep="\n"),
+        downgrade_code=_clean(m.downgrade_code, keep="\n"),
+        review_notes=tuple(_clean(n) for n in m.review_notes),
     )
 
 
@@ -506,17 +513,17 @@ def _state(state: Any) -> StateView | None:
         return None
     status = str(getattr(state, "status", ""))
     pending = tuple(
-        PendingView(id=visible(r.id), message=visible(r.message), date=visible(r.date) if r.date else None)
+        PendingView(id=_clean(r.id), message=_clean(r.message), date=_clean(r.date) if r.date else None)
         for r in getattr(state, "pending", ())
     )
     return StateView(
-        status=visible(status),
+        status=_clean(status),
         status_label=STATUS_LABELS.get(status, _words(status)),
         ok=status == "up_to_date",
-        summary=visible(getattr(state, "summary", "")),
-        current=tuple(visible(r) for r in getattr(state, "current", ())),
-        heads=tuple(visible(r) for r in getattr(state, "heads", ())),
+        summary=_clean(getattr(state, "summary", "")),
+        current=tuple(_clean(r) for r in getattr(state, "current", ())),
+        heads=tuple(_clean(r) for r in getattr(state, "heads", ())),
         pending=pending,
-        commands=tuple(visible(c) for c in getattr(state, "commands", ())),
-        warnings=tuple(visible(w) for w in getattr(state, "warnings", ())),
+        commands=tuple(_clean(c) for c in getattr(state, "commands", ())),
+        warnings=tuple(_clean(w) for w in getattr(state, "warnings", ())),
     )

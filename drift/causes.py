@@ -109,7 +109,7 @@ class Attribution:
 
 
 @dataclass(frozen=True)
-class _Built:
+class Built:
     """The layers built for one check: the recorded revision's first, then one per step."""
 
     steps: tuple[Step, ...]
@@ -186,7 +186,7 @@ class Attributor:
             return _unattributed(findings, exc.message)
         if not built.layers:
             return _unattributed(findings, built.reason or "no scratch schema could be built")
-        return _decide(findings, built, state, command_prefix)
+        return decide(findings, built, state, command_prefix)
 
     # ----------------------------------------------------------------------- building
 
@@ -213,11 +213,11 @@ class Attributor:
             steps.append(Step(_heads_of(self.graph, applied), (rev.id,), (rev,)))
         return tuple(steps), True, None
 
-    def _build(self, target: ScratchTarget, plan: tuple[tuple[Step, ...], bool, str | None]) -> _Built:
+    def _build(self, target: ScratchTarget, plan: tuple[tuple[Step, ...], bool, str | None]) -> Built:
         steps, complete, reason = plan
         family = target.family
         if all((family, step.revisions) in self.cache for step in steps):
-            return _Built(steps, tuple(self.cache[(family, s.revisions)] for s in steps), complete, reason)
+            return Built(steps, tuple(self.cache[(family, s.revisions)] for s in steps), complete, reason)
 
         layers: list[Layer] = []
         with scratch_database(target) as scratch:
@@ -236,11 +236,11 @@ class Attributor:
                         layers.append(self._layer(conn, family, step))
                     except ScratchError as exc:
                         log.warning("%s", exc.message)
-                        return _Built(steps[: len(layers)], tuple(layers), False, exc.message)
+                        return Built(steps[: len(layers)], tuple(layers), False, exc.message)
                     except DBAPIError as exc:
                         message = f"comparing the scratch database failed: {secrets.mask(_first_line(exc.orig))}"
-                        return _Built(steps[: len(layers)], tuple(layers), False, message)
-        return _Built(steps, tuple(layers), complete, reason)
+                        return Built(steps[: len(layers)], tuple(layers), False, message)
+        return Built(steps, tuple(layers), complete, reason)
 
     def _layer(self, conn: Any, family: str, step: Step) -> Layer:
         cached = self.cache.get((family, step.revisions))
@@ -286,7 +286,14 @@ def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
 # --------------------------------------------------------------------------- deciding
 
 
-def _decide(findings: tuple[Finding, ...], built: _Built, state: MigrationState, prefix: str) -> Attribution:
+def decide(findings: Sequence[Finding], built: Built, state: MigrationState, prefix: str) -> Attribution:
+    """The cause of each live finding, from the layers built for it; pure, so it is tested with hand-made layers.
+
+    ``built.layers[0]`` is the schema at the recorded revision; each later
+    layer follows one step towards head. ``prefix`` starts every command
+    (``alembic -x env=prod``).
+    """
+    findings = tuple(findings)
     recorded, later = built.layers[0], list(zip(built.steps[1:], built.layers[1:]))
     head = built.layers[-1] if built.complete else None
     missing = [f for f in findings if finding_key(f) in recorded.keys
@@ -348,12 +355,12 @@ def _out_of_band(f: Finding, recorded: Layer, state: MigrationState, prefix: str
     return (
         f"{implied}, so the database was changed after it was migrated. "
         f"{revert_text}Or adopt it: {_adoption(f)}, write a migration that makes the same change "
-        f"(`{prefix} revision --autogenerate`), and mark it applied here with `{prefix} stamp` "
-        "instead of running it, since this database already has the change."
+        "(autogenerate it against a database that lacks the change), and mark it applied on this database, "
+        f"which already has it: `{prefix} stamp <that revision>` once the revisions before it are applied."
     )
 
 
-def _notes(findings: tuple[Finding, ...], built: _Built, state: MigrationState) -> list[str]:
+def _notes(findings: tuple[Finding, ...], built: Built, state: MigrationState) -> list[str]:
     """Differences the live database does not show but its migrations do: hand-made changes the check hides."""
     live_ids = {f.id for f in findings}
     recorded, later = built.layers[0], list(zip(built.steps[1:], built.layers[1:]))
@@ -593,10 +600,13 @@ __all__ = [
     "ADOPTERS",
     "Attribution",
     "Attributor",
+    "Built",
     "Layer",
+    "Step",
     "STEP_LIMIT",
     "adopter",
     "attribute_causes",
+    "decide",
     "finding_key",
     "findings_by_cause",
 ]

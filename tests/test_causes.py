@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +34,12 @@ from sqlalchemy.pool import NullPool
 import dbs
 import drift
 from drift import causes, scratch
-from drift.causes import Attributor, _one_line, finding_key, findings_by_cause
+from drift.causes import Attributor, Built, Layer, Step, _one_line, decide, finding_key, findings_by_cause
 from drift.cli import cli
 from drift.config import Config
 from drift.errors import DriftError
 from drift.findings import Finding, Report
-from drift.history import compute_state, graph_from_script_directory
+from drift.history import Revision, RevisionGraph, compute_state, graph_from_script_directory
 from drift.loading import load_alembic, load_metadata
 
 REPO = Path(__file__).resolve().parent.parent
@@ -490,6 +493,55 @@ def test_ctrl_c_while_attributing_removes_the_scratch_database(
     assert example.scratch_gone()
 
 
+SIGTERM_DRIVER = """
+import sys, time
+from pathlib import Path
+from drift import causes, scratch
+from drift.cli import main
+
+marker = Path(sys.argv[1])
+original = scratch.new_scratch_name
+
+def named():
+    name = original()
+    marker.with_suffix(".name").write_text(name)
+    return name
+
+def stalled(*args, **kwargs):
+    marker.write_text("comparing")
+    time.sleep(60)
+
+scratch.new_scratch_name = named
+causes.compare = stalled
+main(sys.argv[2:])
+"""
+
+
+def test_sigterm_while_attributing_removes_the_scratch_database(example: Example, tmp_path: Path) -> None:
+    example.migrate("0001_initial")
+    marker = tmp_path / "marker"
+    driver = tmp_path / "driver.py"
+    driver.write_text(SIGTERM_DRIVER, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(driver), str(marker), "check", "--env", "prod", "--config", str(example.config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), process.communicate(timeout=10)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    example.made.append(marker.with_suffix(".name").read_text())
+    assert example.scratch_gone()
+
+
 def test_attribute_false_builds_nothing(example: Example) -> None:
     example.migrate("0001_initial")
     report = example.check(attribute=False)
@@ -539,6 +591,72 @@ def test_beyond_the_step_limit_pending_findings_list_every_pending_revision(sqli
         'One of the 2 pending revisions (0002_task_due_date ("Add tasks.due_date."), '
         '0003_user_email ("Add users.email.")) makes this change'
     )
+
+
+# --------------------------------------------------------------------------- deciding, from hand-made layers
+
+GRAPH = RevisionGraph.from_revisions([
+    Revision("0001", "create", None, ()),
+    Revision("0002", "widen t.c", None, ("0001",)),
+    Revision("0003", "drop t.keep", None, ("0002",)),
+])
+STATE = compute_state(GRAPH, ["0001"], env="prod")
+STEPS = (Step(("0001",), ("0001",)), Step(("0002",), ("0002",), (GRAPH.revisions["0002"],)),
+         Step(("0003",), ("0003",), (GRAPH.revisions["0003"],)))
+
+
+def typed(table: str, name: str, database: str, models: str = "VARCHAR(100)") -> Finding:
+    return Finding(kind="modify_type", table=table, name=name, object_type="column",
+                   models={"type": models}, database={"type": database},
+                   message=f"Column {table}.{name} is {database} in the database but {models} in the models",
+                   upgrade_code=f"op.alter_column('{table}', '{name}', type_=sa.String({models[8:-1]}))")
+
+
+def layers(*findings_per_step: tuple[Finding, ...]) -> Built:
+    built = tuple(Layer("sqlite", step.revisions, found) for step, found in zip(STEPS, findings_per_step))
+    return Built(STEPS, built, complete=True)
+
+
+def test_a_hand_change_on_top_of_a_migrated_difference_is_out_of_band() -> None:
+    live = typed("users", "name", "VARCHAR(80)")
+    rev = typed("users", "name", "VARCHAR(50)")
+    result = decide([live], layers((rev,), (rev,), (rev,)), STATE, "alembic -x env=prod")
+    (f,) = result.findings
+    assert f.cause == "out_of_band"
+    assert "differs here in another way (Column users.name is VARCHAR(50)" in f.cause_detail
+    assert "give users.name the database's type (VARCHAR(80)) in the models" in f.cause_detail
+
+
+def test_a_pending_change_that_still_leaves_a_difference_says_so() -> None:
+    live = typed("t", "c", "VARCHAR(10)", "VARCHAR(30)")
+    later = typed("t", "c", "VARCHAR(20)", "VARCHAR(30)")
+    result = decide([live], layers((live,), (later,), (later,)), STATE, "alembic -x env=prod")
+    (f,) = result.findings
+    assert f.cause == "pending_migration"
+    assert f.cause_detail.startswith('Pending revision 0002 ("widen t.c") makes this change; the database is at 0001.')
+    assert f.cause_detail.endswith("The models still differ after it: Column t.c is VARCHAR(20) in the database "
+                                   "but VARCHAR(30) in the models.")
+
+
+def test_a_pending_revision_that_takes_the_database_away_from_the_models_is_a_note() -> None:
+    keep = Finding(kind="add_column", table="t", name="keep", object_type="column", database=None,
+                   models={"type": "INTEGER"}, message="Column t.keep exists in the models but not in the database")
+    result = decide([], layers((), (), (keep,)), STATE, "alembic -x env=prod")
+    assert result.notes == (
+        "t.keep: pending 0003 will make the database differ from the models here "
+        "(after upgrading: Column t.keep exists in the models but not in the database).",
+    )
+
+
+def test_an_incomplete_build_decides_what_it_can() -> None:
+    hand = typed("users", "name", "VARCHAR(80)")
+    other = typed("t", "c", "VARCHAR(10)")
+    built = Built(STEPS[:1], (Layer("sqlite", ("0001",), (other,)),), complete=False,
+                  reason="revision 0002 failed in the scratch sqlite database: boom")
+    result = decide([hand, other], built, STATE, "alembic")
+    assert [(f.object_label, f.cause) for f in result.findings] == [("users.name", "out_of_band"), ("t.c", "unknown")]
+    assert result.findings[1].cause_detail == "Cause not known: revision 0002 failed in the scratch sqlite database: boom."
+    assert result.notes == ("Some causes are unknown: revision 0002 failed in the scratch sqlite database: boom.",)
 
 
 def test_findings_by_cause_follows_the_order_of_causes() -> None:

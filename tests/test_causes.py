@@ -355,6 +355,10 @@ def test_drift_check_json_on_the_command_line(example: Example) -> None:
     assert 'Pending revision 0002_task_due_date ("Add tasks.due_date.")' in by_label["tasks.due_date"]["cause_detail"]
     assert document["migration_state"]["pending"][0]["id"] == "0002_task_due_date"
     assert example.scratch_gone()
+    if example.dialect == "postgresql":  # docs/attribution.md's worked example is this run's output
+        docs = (REPO / "docs" / "attribution.md").read_text(encoding="utf-8")
+        for finding in document["findings"]:
+            assert f'"cause_detail": {json.dumps(finding["cause_detail"])}' in docs, finding["name"]
 
 
 def test_env_py_can_run_the_migrations_instead(example: Example) -> None:

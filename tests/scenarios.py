@@ -199,3 +199,24 @@ def upgrade_example(project: Project, revision: str = "head") -> None:
     config.set_main_option("script_location", str(REPO / "alembic"))
     config.cmd_opts = argparse.Namespace(x=[f"env={project.env}", f"config={project.config_path}"])
     command.upgrade(config, revision)
+
+
+def empty(url: URL) -> None:
+    """Drop everything in a database made by ``dbs.temp_database``, so the next test can reuse it."""
+    with engine_for(url) as engine, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Enum types and sequences go with the schema too.
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        elif conn.dialect.name in ("mysql", "mariadb"):
+            tables = conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+            ).scalars().all()
+            if tables:
+                conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+                conn.exec_driver_sql("DROP TABLE " + ", ".join(f"`{t}`" for t in tables))
+                conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
+        else:
+            metadata = sa.MetaData()
+            metadata.reflect(conn)
+            metadata.drop_all(conn)

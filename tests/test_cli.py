@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +273,20 @@ def test_only_one_format_can_go_to_stdout(drifted: Project) -> None:
     result = check(drifted, "--format", "json", "--format", "text", "--output", "-")
     assert result.exit_code == 2
     assert result.stderr == "drift: error: only one --format can go to stdout; use --output DIR for several\n"
+
+
+def test_nothing_but_errors_on_stderr_even_for_an_unnamed_constraint(tmp_path: Path) -> None:
+    # A process of its own: pytest would otherwise catch the Python warning before it reached stderr.
+    root = tmp_path / "project"
+    root.mkdir()
+    url = URL.create("sqlite+pysqlite", database=str(root / "app.db"))
+    build(url, TABLE.format(extra=', Column("x", Integer)'))
+    project = make_project(root, url, TABLE.format(extra=', Column("x", Integer), UniqueConstraint("x")'))
+    done = subprocess.run(
+        [sys.executable, "-m", "drift", "check", "--env", project.env, "--config", str(project.config_path)],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DRIFT_")},
+    )
+    assert done.returncode == 1
+    assert done.stderr == ""
+    assert "Unique constraint (unnamed) on t (x) exists in the models but not in the database" in done.stdout

@@ -396,7 +396,9 @@ def _upgrade_direct(connection: Connection, project: AlembicProject, target: str
     def steps(rev: Any, context: Any) -> Any:
         return script._upgrade_revs(target, rev)
 
-    with EnvironmentContext(project.alembic_config, script, fn=steps, destination_rev=target) as env:
+    with _only_this_connection(connection), EnvironmentContext(
+        project.alembic_config, script, fn=steps, destination_rev=target
+    ) as env:
         env.configure(
             connection=connection,
             target_metadata=metadata,
@@ -416,20 +418,22 @@ def _upgrade_with_env_py(connection: Connection, project: AlembicProject, target
 
 @contextlib.contextmanager
 def _only_this_connection(connection: Connection) -> Iterator[None]:
-    """Block every new database connection but the scratch one while env.py runs.
+    """Block every new database connection but the scratch one while migrations run in this thread.
 
     env.py usually knows how to reach real environments; if it ignores the
-    connection it was given, the connect attempt fails before any driver is
-    called (so not even an empty SQLite file is created).
+    connection it was given (or a migration opens one of its own), the
+    connect attempt fails before any driver is called, so not even an empty
+    SQLite file is created. Other threads of the process are left alone.
     """
     allowed = connection.engine.dialect
+    thread = threading.get_ident()
 
     def guard(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
-        if dialect is not allowed:
+        if dialect is not allowed and threading.get_ident() == thread:
             raise ScratchError(
-                "env.py opened a database connection of its own while drift was migrating a scratch database; "
-                "make env.py use config.attributes['connection'] when it is set, "
-                "or set [drift] scratch_use_env_py = false"
+                "env.py or a migration opened a database connection of its own while drift was migrating "
+                "a scratch database; make env.py use config.attributes['connection'] when it is set "
+                "(or set [drift] scratch_use_env_py = false), and keep migrations on op.get_bind()"
             )
 
     event.listen(Engine, "do_connect", guard)

@@ -305,9 +305,24 @@ def test_an_env_py_that_opens_its_own_connection_is_stopped_before_it_connects(t
     elsewhere = tmp_path / "real-environment.db"
     (root / "alembic" / "env.py").write_text(ROGUE_ENV_PY.format(target=elsewhere), encoding="utf-8")
     project = example_project(root)
-    with pytest.raises(scratch.ScratchError, match=r"env\.py opened a database connection of its own"):
+    with pytest.raises(scratch.ScratchError, match=r"env\.py or a migration opened a database connection of its own"):
         with scratch_database(ScratchTarget("sqlite")) as db, db.engine.connect() as conn:
             upgrade(conn, project, "0001_initial", use_env_py=True)
+    assert not elsewhere.exists()
+    assert made.gone("sqlite")
+
+
+def test_a_migration_that_opens_its_own_connection_is_stopped(tmp_path: Path, made: Made) -> None:
+    root = copy_example(tmp_path)
+    elsewhere = tmp_path / "real-environment.db"
+    rogue = BROKEN_REVISION.replace(
+        'op.execute("SELECT no_such_column FROM no_such_table")',
+        f'import sqlalchemy as sa; sa.create_engine("sqlite:///{elsewhere}").connect()',
+    )
+    (root / "alembic" / "versions" / "0003_broken.py").write_text(rogue, encoding="utf-8")
+    with pytest.raises(scratch.ScratchError, match=r"opened a database connection of its own"):
+        with scratch_database(ScratchTarget("sqlite")) as db, db.engine.connect() as conn:
+            upgrade(conn, example_project(root), "0003_broken")
     assert not elsewhere.exists()
     assert made.gone("sqlite")
 

@@ -22,7 +22,7 @@ from .check import check as run_check
 from .config import Config
 from .errors import DriftError, ReportWriteError
 from .findings import Report
-from .report import EXTENSIONS, FORMATS, render, write_atomic
+from .report import EXTENSIONS, FORMATS, options_from_settings, render, write_atomic
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 STREAM_FORMATS = ("text", "json")
@@ -151,8 +151,9 @@ def check_command(
     config = Config.load(config_path)
     formats = tuple(dict.fromkeys(formats or ("text",)))
     targets = _targets(config, env_name, formats, output)
+    options = options_from_settings(config.settings)
     report = run_check(config, env_name)
-    _emit(report, targets, quiet)
+    _emit(report, targets, quiet, options)
     return EXIT_DRIFT if report.has_drift else EXIT_OK
 
 
@@ -179,9 +180,13 @@ def _targets(config: Config, env: str, formats: Sequence[str], output: str | Non
     return [(fmt, directory / f"drift-{safe_env}-{stamp}.{EXTENSIONS[fmt]}") for fmt in formats]
 
 
-def _emit(report: Report, targets: list[tuple[str, Path | None]], quiet: bool) -> None:
+def _emit(
+    report: Report, targets: list[tuple[str, Path | None]], quiet: bool, options: dict[str, Any] | None = None
+) -> None:
+    # The Markdown cap note points at the full report when this run writes one.
+    html = next((str(p) for f, p in targets if f == "html" and p is not None), None)
     # Render everything first: a renderer that fails leaves every earlier report untouched.
-    rendered = [(fmt, path, render(report, fmt)) for fmt, path in targets]
+    rendered = [(fmt, path, render(report, fmt, **(options or {}), full_report=html)) for fmt, path in targets]
     written: list[Path] = []
     for fmt, path, text in rendered:
         if path is None:

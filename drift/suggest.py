@@ -109,9 +109,11 @@ def suggest(
     if not findings:
         return None
     message = migration_message(findings)
+    notes = review_notes(findings)
+    review = f"# review the new file in {scripts_dir}/" + (" (see the review notes)" if notes else "") + ", then:"
     commands = (
         f'{command_prefix} revision --autogenerate -m "{_quote(message)}"',
-        f"# review the new file in {scripts_dir}/ (see the notes below), then:",
+        review,
         f"{command_prefix} upgrade head",
     )
     return SuggestedMigration(
@@ -119,7 +121,7 @@ def suggest(
         commands=commands,
         upgrade_code=upgrade_code,
         downgrade_code=downgrade_code,
-        review_notes=review_notes(findings),
+        review_notes=notes,
     )
 
 

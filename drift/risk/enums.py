@@ -1,0 +1,202 @@
+"""Enum values the models no longer allow, still used by rows.
+
+Two kinds of finding get here: ``modify_enum`` (``models``/``database``
+carry ``{"values": [...]}``), and ``modify_type`` where the new type is an
+enum (MariaDB's inline ``ENUM('a','b')``, or a PostgreSQL enum type the
+models define). The columns to look at are the finding's own column, the
+columns the finding lists, and, for a PostgreSQL enum type, every column the
+catalog says uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+
+from ..findings import Finding, Risk
+from .common import Outcome, mysql_bad_data, outcome, strict_mode
+from .probe import Probe
+from .registry import NotMeasured, rule
+from .shapes import parse
+
+ColumnRef = tuple[str | None, str, str]  # schema, table, column
+
+IN_USE: dict[str | None, Outcome | None] = {
+    "postgresql": Outcome("danger", "converting them to the new type fails (invalid input value for enum)"),
+    "sqlite": Outcome("warning", "SQLite keeps them (a non-native enum is a VARCHAR), outside the models' values"),
+    None: Outcome("danger", "the ALTER fails"),
+}
+
+
+@rule("modify_enum", "enum_values", about="rows using the removed values of {label}")
+def removed_values(finding: Finding, probe: Probe) -> Iterable[Risk]:
+    old = _values(finding.database)
+    new = _values(finding.models)
+    if old is None or new is None:
+        return
+    removed = [v for v in old if v not in new]
+    if not removed:
+        return
+    # Columns the same migration adds hold no rows yet.
+    columns = [ref for ref in _enum_columns(finding, probe) if ref[2] in (probe.columns(ref[1], ref[0]) or {})]
+    if not columns:
+        raise NotMeasured(f"no column is known to use {finding.name or 'this enum'}")
+    for ref in columns:
+        yield _count_outside(finding, probe, ref, removed=removed)
+
+
+@rule("modify_type", "enum_values", about="values of {label} outside the new enum")
+def outside_new_enum(finding: Finding, probe: Probe) -> Iterable[Risk]:
+    if not finding.name:
+        return
+    new = _new_enum_values(finding, probe)
+    if new is None:
+        return
+    old_shape = parse((finding.database or {}).get("type"))
+    ref = (finding.schema, finding.table, finding.name)
+    if old_shape.family == "enum" and old_shape.values is not None:
+        removed = [v for v in old_shape.values if v not in new]
+        if not removed:
+            return  # values added only: every row still fits
+        yield _count_outside(finding, probe, ref, removed=removed)
+    elif old_shape.is_text or old_shape.family == "other":
+        yield _count_outside(finding, probe, ref, allowed=new)
+
+
+def _count_outside(finding: Finding, probe: Probe, ref: ColumnRef, *,
+                   removed: list[str] | None = None, allowed: list[str] | None = None) -> Risk:
+    schema, table, column = ref
+    t = probe.table(table, schema, column)
+    col = probe.as_text(t.c[column])
+    if removed is not None:
+        condition = col.in_(removed)
+    else:
+        condition = sa.and_(col.is_not(None), col.not_in(allowed or []))
+    n = sa.func.count().label("n" if column != "n" else "n_")
+    rows = probe.scan(
+        sa.select(col, n).select_from(t).where(condition).group_by(col).order_by(n.desc(), col).limit(20),
+        [(schema, table)],
+    )
+    used = {str(value): int(count) for value, count in rows}
+    label = f"{probe.label(table, schema)}.{column}"
+    evidence: dict[str, Any] = {"rows_by_value": used}
+    if removed is not None:
+        evidence["removed_values"] = list(removed)
+    if not used:
+        what = "the removed values" if removed is not None else "values outside the new enum"
+        return Risk(rule="enum_values", severity="info", summary=f"no row of {label} uses {what}", evidence=evidence)
+    total = sum(used.values())
+    listing = ", ".join(f"{v!r} ({c:,})" for v, c in used.items())
+    says = _in_use_outcome(probe)
+    return Risk(
+        rule="enum_values", severity=says.severity,
+        summary=f"{total:,} row{'s' if total != 1 else ''} of {label} "
+                f"{'use' if total != 1 else 'uses'} values the models no longer allow: {listing}: {says.says}",
+        evidence=evidence,
+        suggestion="update those rows to an allowed value first (a data migration), or keep the values in the models",
+    )
+
+
+def _in_use_outcome(probe: Probe) -> Outcome:
+    if probe.dialect_name in ("mysql", "mariadb"):
+        return Outcome("danger", mysql_bad_data(strict_mode(probe), "turns them into ''"))
+    found = outcome(IN_USE, probe)
+    assert found is not None
+    return found
+
+
+def _values(side: Mapping[str, Any] | None) -> list[str] | None:
+    if not side or side.get("values") is None:
+        return None
+    return [str(v) for v in side["values"]]
+
+
+def _new_enum_values(finding: Finding, probe: Probe) -> list[str] | None:
+    shape = parse((finding.models or {}).get("type"))
+    if shape.family == "enum" and shape.values is not None:
+        return list(shape.values)
+    column = probe.model_column(finding.table, finding.schema, finding.name)
+    if column is not None and isinstance(column.type, sa.Enum) and column.type.native_enum:
+        # PostgreSQL spells a named enum by its name alone; the models know its values.
+        return [str(v) for v in column.type.enums]
+    return None
+
+
+def _enum_columns(finding: Finding, probe: Probe) -> list[ColumnRef]:
+    found: list[ColumnRef] = []
+    if finding.object_type == "column" and finding.name:
+        found.append((finding.schema, finding.table, finding.name))
+    for side in (finding.models, finding.database):
+        for entry in (side or {}).get("columns") or []:
+            ref = _column_ref(entry, finding)
+            if ref is not None:
+                found.append(ref)
+    type_name = (finding.models or {}).get("name") or (finding.database or {}).get("name") or finding.name
+    if type_name and finding.object_type != "column":
+        found.extend(_columns_using_type(probe, str(type_name), finding.schema))
+        found.extend(_model_columns_using_type(probe, str(type_name)))
+    return sorted(set(found), key=lambda r: (r[0] or "", r[1], r[2]))
+
+
+def _column_ref(entry: Any, finding: Finding) -> ColumnRef | None:
+    if isinstance(entry, Mapping) and entry.get("column"):
+        return entry.get("schema", finding.schema), str(entry.get("table") or finding.table), str(entry["column"])
+    if isinstance(entry, str):
+        parts = entry.split(".")
+        if len(parts) == 1:
+            return finding.schema, finding.table, parts[0]
+        if len(parts) == 2:
+            return finding.schema, parts[0], parts[1]
+        return parts[-3], parts[-2], parts[-1]
+    return None
+
+
+def _columns_using_type(probe: Probe, type_name: str, schema: str | None) -> list[ColumnRef]:
+    if probe.dialect.name != "postgresql":
+        return []
+    try:
+        rows = probe.catalog(
+            "SELECT n.nspname, c.relname, a.attname "
+            "FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+            "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace "
+            "WHERE t.typname = :name AND tn.nspname = COALESCE(:schema, current_schema()) "
+            "AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
+            "ORDER BY 1, 2, 3",
+            {"name": type_name, "schema": schema},
+        )
+    except NotMeasured:
+        return []
+    default_schema = probe.connection.dialect.default_schema_name
+    return [(None if nsp == default_schema else nsp, rel, att) for nsp, rel, att in rows]
+
+
+def _model_columns_using_type(probe: Probe, type_name: str) -> list[ColumnRef]:
+    if probe.metadata is None:
+        return []
+    found = []
+    for table in probe.metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, sa.Enum) and column.type.name == type_name:
+                found.append((table.schema, table.name, column.name))
+    return found
+
+
+@rule("modify_enum", "enum_recreate", dialect="postgresql", about="the enum type {label}")
+def recreate_type(finding: Finding, probe: Probe) -> Iterable[Risk]:
+    old = _values(finding.database)
+    new = _values(finding.models)
+    if old is None or new is None or all(v in new for v in old):
+        return
+    yield Risk(
+        rule="enum_recreate", severity="warning",
+        summary=f"PostgreSQL cannot drop a value from enum type {finding.name or finding.object_label}: "
+                "the type has to be recreated, and every column using it rewritten",
+        evidence={"removed_values": [v for v in old if v not in new]},
+        suggestion="in the migration: ALTER TYPE … RENAME TO …_old; CREATE TYPE with the new values; "
+                   "ALTER TABLE … ALTER COLUMN … TYPE new USING col::text::new for each column; DROP TYPE …_old "
+                   "(autogenerate writes none of this)",
+    )

@@ -33,6 +33,8 @@ import json
 import logging
 import tokenize
 from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import MetaData
@@ -47,7 +49,6 @@ from .history import MigrationState, Revision, RevisionGraph
 from .loading import AlembicProject
 from .scratch import (
     ScratchError,
-    ScratchRefusedError,
     ScratchTarget,
     ScratchUnavailableError,
     scratch_database,
@@ -82,13 +83,13 @@ class Layer:
     revisions: tuple[str, ...]
     findings: tuple[Finding, ...]
 
-    @property
+    @cached_property
     def keys(self) -> frozenset[Key]:
         return frozenset(finding_key(f) for f in self.findings)
 
-    @property
-    def by_id(self) -> dict[str, Finding]:
-        return {f.id: f for f in self.findings}
+    @cached_property
+    def by_id(self) -> Mapping[str, Finding]:
+        return MappingProxyType({f.id: f for f in self.findings})
 
 
 @dataclass(frozen=True)
@@ -174,14 +175,12 @@ class Attributor:
         if reason is not None:
             return _unattributed(findings, reason)
         try:
-            target = scratch_target(environment)
-        except ScratchRefusedError:
-            raise
+            target = scratch_target(environment)  # a ScratchRefusedError is no "cannot tell": it propagates
         except ScratchUnavailableError as exc:
             return _unattributed(findings, exc.message)
 
         try:
-            built = self._build(target, self._plan(target.family, state))
+            built = self._build(target, self._plan(state))
         except ScratchUnavailableError as exc:
             return _unattributed(findings, exc.message)
         if not built.layers:
@@ -190,7 +189,8 @@ class Attributor:
 
     # ----------------------------------------------------------------------- building
 
-    def _plan(self, family: str, state: MigrationState) -> tuple[tuple[Step, ...], bool, str | None]:
+    def _plan(self, state: MigrationState) -> tuple[tuple[Step, ...], bool, str | None]:
+        """The steps to build (recorded revision, then towards head), whether they reach head, and why not."""
         current = tuple(sorted(state.current))
         steps = [Step(current, current)]
         if state.status == "multiple_heads":
@@ -256,22 +256,6 @@ class Attributor:
         self.cache[(family, step.revisions)] = layer
         log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
         return layer
-
-
-def attribute_causes(
-    config: Config,
-    environment: Environment,
-    project: AlembicProject,
-    metadata: MetaData,
-    graph: RevisionGraph,
-    findings: Sequence[Finding],
-    state: MigrationState,
-    *,
-    command_prefix: str,
-) -> Attribution:
-    """Shorthand: :meth:`Attributor.for_config` then :meth:`Attributor.attribute`."""
-    attributor = Attributor.for_config(config, environment, project, metadata, graph)
-    return attributor.attribute(environment, findings, state, command_prefix=command_prefix)
 
 
 def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
@@ -605,7 +589,6 @@ __all__ = [
     "Step",
     "STEP_LIMIT",
     "adopter",
-    "attribute_causes",
     "decide",
     "finding_key",
     "findings_by_cause",

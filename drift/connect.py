@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
@@ -120,7 +121,10 @@ def _sqlite_url(env: Environment) -> URL:
             environment=env.name,
         )
     # mode=ro: the file is never created and never written; uri=true lets sqlite3 read the mode.
-    return URL.create("sqlite+pysqlite", database=f"file:{path.resolve().as_posix()}", query={"mode": "ro", "uri": "true"})
+    # The path is percent-encoded: in a URI a '?' or '#' in a folder name would end the path, and
+    # sqlite3 would open (and create!) a truncated path without mode=ro.
+    location = quote(path.resolve().as_posix(), safe="/:")
+    return URL.create("sqlite+pysqlite", database=f"file:{location}", query={"mode": "ro", "uri": "true"})
 
 
 def _sqlite_connect_args(env: Environment) -> dict[str, Any]:

@@ -585,3 +585,20 @@ def test_statement_timeout_stops_a_slow_query(dialect: str, empty_db: URL, tmp_p
     message = str(raised.value)
     assert "timed out" in message
     assert "statement_timeout 1 s" in message
+
+
+def test_sqlite_file_in_a_folder_whose_name_means_something_in_a_uri(tmp_path: Path) -> None:
+    # sqlite3 opens the read-only file by URI: unescaped, '?' would end the path (and the mode=ro with
+    # it, so a stray file would be created), '#' would start a fragment and '%' an escape.
+    root = tmp_path / "odd ?dir #1 %41"
+    root.mkdir()
+    url = URL.create("sqlite+pysqlite", database=str(root / "app.db"))
+    build(url, TINY)
+    alembic_ini = "[alembic]\nscript_location = migrations\n"  # %(here)s would trip over the '%'
+    project = make_project(root, url, TINY, alembic_ini=alembic_ini)
+    env = Config.load(project.config_path).environment(project.env)
+    with connect(env) as conn:
+        assert conn.exec_driver_sql("PRAGMA database_list").all() == [(0, "main", str(root / "app.db"))]
+        assert conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all() == ["t"]
+    assert project.check().findings == ()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd ?dir #1 %41"]  # nothing created beside it

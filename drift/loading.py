@@ -7,6 +7,7 @@ messages that name the module or file at fault.
 
 from __future__ import annotations
 
+import configparser
 import importlib
 import logging
 import pkgutil
@@ -39,7 +40,7 @@ class AlembicProject:
 
     @property
     def alembic_config(self) -> AlembicConfig:
-        return AlembicConfig(str(self.ini))
+        return _alembic_config(self.ini)
 
 
 def load_metadata(config: Config) -> MetaData:
@@ -81,8 +82,14 @@ def load_alembic(config: Config) -> AlembicProject:
         raise AlembicConfigError(
             f"alembic.ini not found at {_rel(ini, config.root)}; set [drift] alembic_ini to your Alembic config file"
         )
-    alembic_cfg = AlembicConfig(str(ini))
-    location = alembic_cfg.get_main_option("script_location")
+    try:
+        alembic_cfg = AlembicConfig(str(ini))
+        location = alembic_cfg.get_main_option("script_location")
+    except configparser.Error as exc:  # a malformed file, or a '%' that alembic's interpolation trips on
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AlembicConfigError(
+            f"cannot read {_rel(ini, config.root)}: {type(exc).__name__}: {secrets.mask(first)}"
+        ) from None
     if not location:
         raise AlembicConfigError(f"{ini.name} has no script_location in its [alembic] section; add one")
     script_path = Path(location)
@@ -93,6 +100,7 @@ def load_alembic(config: Config) -> AlembicProject:
             f"script_location {location!r} in {ini.name} does not exist ({_rel(script_path, config.root)}); "
             "fix script_location or run alembic init"
         )
+    _anchor(alembic_cfg, script_path)
     try:
         script = ScriptDirectory.from_config(alembic_cfg)
         script.get_heads()  # loads every revision file now, so a broken one is reported here
@@ -107,6 +115,21 @@ def load_alembic(config: Config) -> AlembicProject:
         version_table=config.settings.get("version_table", DEFAULT_VERSION_TABLE),
         version_table_schema=config.settings.get("version_table_schema") or None,
     )
+
+
+def _alembic_config(ini: Path) -> AlembicConfig:
+    alembic_cfg = AlembicConfig(str(ini))
+    location = alembic_cfg.get_main_option("script_location")
+    if location and not Path(location).is_absolute():
+        _anchor(alembic_cfg, ini.parent / location)
+    return alembic_cfg
+
+
+def _anchor(alembic_cfg: AlembicConfig, script_path: Path) -> None:
+    # alembic reads a relative script_location from the current directory, so it works only when
+    # run from the project folder; drift runs from anywhere (--config) and reads it from the
+    # folder of alembic.ini, as its own check above does. '%' is doubled for alembic's interpolation.
+    alembic_cfg.set_main_option("script_location", str(script_path).replace("%", "%%"))
 
 
 def _project_on_path(root: Path) -> None:

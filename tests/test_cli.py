@@ -290,3 +290,15 @@ def test_nothing_but_errors_on_stderr_even_for_an_unnamed_constraint(tmp_path: P
     assert done.returncode == 1
     assert done.stderr == ""
     assert "Unique constraint (unnamed) on t (x) exists in the models but not in the database" in done.stdout
+
+
+def test_relative_script_location_is_read_from_the_folder_of_alembic_ini(
+    clean: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # alembic itself would look for it in the current directory; drift is run from anywhere.
+    (clean.root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = check(clean)
+    assert result.exit_code == 0, result.output

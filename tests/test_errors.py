@@ -249,6 +249,16 @@ CASES: dict[str, Case] = {
         lambda root: sqlite_project(root, alembic_ini=None),
         "alembic.ini not found at alembic.ini; set [drift] alembic_ini to your Alembic config file",
     ),
+    "alembic.ini malformed": Case(
+        lambda root: sqlite_project(root, alembic_ini="[alembic\nscript_location = migrations\n"),
+        "cannot read alembic.ini: MissingSectionHeaderError: File contains no section headers.",
+    ),
+    "alembic.ini with a bad interpolation": Case(
+        lambda root: sqlite_project(root, alembic_ini="[alembic]\nscript_location = %(nowhere)s/migrations\n"),
+        "cannot read alembic.ini: InterpolationMissingOptionError: Bad value substitution: "
+        "option 'script_location' in section 'alembic' contains an interpolation key 'nowhere' "
+        "which is not a valid option name. Raw value: '%(nowhere)s/migrations'",
+    ),
     "script_location missing": Case(
         lambda root: sqlite_project(root, alembic_ini="[alembic]\npath_separator = os\n"),
         "alembic.ini has no script_location in its [alembic] section; add one",

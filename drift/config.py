@@ -39,6 +39,9 @@ DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymy
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DISCRETE_KEYS = ("dialect", "driver", "host", "port", "user", "password", "database")
 _SECRET_KEYS = ("password",)
+_URL_KEYS = ("url", "scratch_url")
+# scheme://user:PASSWORD@ before ${VAR} is expanded: a ${…} may hold any character but '}'.
+_RAW_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^:/@?#]*:(?P<pw>(?:\$\{[^}]*\}|[^/?#@])*)@")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,13 @@ def _section(parser: configparser.ConfigParser, name: str) -> dict[str, str]:
 
 
 def _expand(value: str, environ: Mapping[str, str], section: str, key: str, *, secret: bool = False) -> str:
+    """``value`` with each ``${VAR}`` replaced; with ``secret``, the values used are registered as secrets.
+
+    In a URL only a variable in the password's place is a secret: ``${DB_HOST}`` must stay
+    readable in error messages (with a short host name it would be masked all over them).
+    """
+    password_span = _url_password_span(value) if key in _URL_KEYS else None
+
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in environ:
@@ -216,11 +226,25 @@ def _expand(value: str, environ: Mapping[str, str], section: str, key: str, *, s
                 f"[{section}] {key} uses ${{{name}}}, but the environment variable {name} is not set; "
                 f"export {name}=… or write the value into the file"
             )
-        if secret:
+        if secret and (key not in _URL_KEYS or _in_password(match, password_span) or "://" in found):
+            # In a URL: the password's place, or a variable holding a whole URL (which may not parse).
             secrets.register(found)
         return found
 
     return _VAR.sub(substitute, value)
+
+
+def _in_password(match: re.Match[str], span: tuple[int, int] | None) -> bool:
+    return span is not None and span[0] <= match.start() < span[1]
+
+
+def _url_password_span(raw: str) -> tuple[int, int] | None:
+    """Where the password of ``scheme://user:password@host`` is in a URL not yet expanded; None if it has none."""
+    match = _RAW_URL_PASSWORD.match(raw.strip())
+    if match is None:
+        return None
+    offset = len(raw) - len(raw.lstrip())
+    return match.start("pw") + offset, match.end("pw") + offset
 
 
 def _environment(
@@ -228,7 +252,7 @@ def _environment(
 ) -> Environment:
     values: dict[str, str] = {}
     for key, value in raw.items():
-        secret = key in _SECRET_KEYS or key in ("url", "scratch_url")
+        secret = key in _SECRET_KEYS or key in _URL_KEYS
         values[key] = _expand(value, environ, name, key, secret=secret)
         if key in _SECRET_KEYS:
             secrets.register(values[key])

@@ -176,3 +176,43 @@ def test_logging_formatter_masks_message_arguments_and_traceback() -> None:
     assert "S3cr3t-pw-9xq" not in text
     assert "other-pw" not in text
     assert text.endswith(f"RuntimeError: failed with {MASK}")
+
+
+# --------------------------------------------------------------------------- which ${VAR} values are secrets
+
+
+def url_environment(tmp_path: Path, url: str, environ: dict[str, str]) -> None:
+    (tmp_path / "config.ini").write_text(f"[drift]\nmodels = m:Base\n\n[t]\nurl = {url}\n", encoding="utf-8")
+    Config.load(tmp_path / "config.ini", environ=environ).environment("t")
+
+
+def test_only_the_password_of_a_url_is_a_secret(tmp_path: Path) -> None:
+    url_environment(
+        tmp_path,
+        "postgresql://${DB_USER}:${DB_PW}@${DB_HOST}:5432/${DB_NAME}",
+        {"DB_USER": "app", "DB_PW": "S3cr3t-pw-9xq", "DB_HOST": "db.internal.example", "DB_NAME": "appdb"},
+    )
+    # The host is what an error message about connecting must show.
+    assert mask('connection to server at "db.internal.example" failed for user app on appdb') == (
+        'connection to server at "db.internal.example" failed for user app on appdb'
+    )
+    assert mask("S3cr3t-pw-9xq") == MASK
+
+
+def test_a_variable_holding_the_whole_url_hides_its_password(tmp_path: Path) -> None:
+    url_environment(tmp_path, "${DATABASE_URL}", {"DATABASE_URL": "postgresql://app:S3cr3t-pw-9xq@db/app"})
+    assert mask("login S3cr3t-pw-9xq") == f"login {MASK}"
+
+
+def test_a_password_that_breaks_the_url_is_still_a_secret(tmp_path: Path) -> None:
+    # '@' and '#' in a password must be %-encoded in a URL; written raw, the URL parses wrongly.
+    url_environment(tmp_path, "postgresql://app:${DB_PW}@db/app", {"DB_PW": "pa@ss#w0rd-9xq"})
+    assert mask("sent pa@ss#w0rd-9xq") == f"sent {MASK}"
+
+
+def test_password_key_variable_is_a_secret_and_host_key_is_not(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_text(
+        "[drift]\nmodels = m:Base\n\n[t]\ndialect = postgresql\nhost = ${H}\npassword = ${P}\n", encoding="utf-8"
+    )
+    Config.load(tmp_path / "config.ini", environ={"H": "db.internal.example", "P": "S3cr3t-pw-9xq"}).environment("t")
+    assert mask("db.internal.example S3cr3t-pw-9xq") == f"db.internal.example {MASK}"

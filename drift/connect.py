@@ -133,6 +133,8 @@ def _sqlite_connect_args(env: Environment) -> dict[str, Any]:
 
 def _sqlite_on_connect(dbapi_conn: Any, env: Environment, info: dict[str, Any]) -> None:
     dbapi_conn.execute("PRAGMA query_only = ON")
+    # Reads the header now, so a file that is not a database fails here, as "cannot connect".
+    dbapi_conn.execute("PRAGMA schema_version").fetchone()
     # When the current statement started; reset before every statement (see make_engine).
     clock = info.setdefault("drift_clock", [time.monotonic()])
 

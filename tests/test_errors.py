@@ -97,6 +97,12 @@ def config_text(text: str) -> Callable[[Path], Project]:
     return project
 
 
+def not_a_database(root: Path) -> Project:
+    root.mkdir(parents=True)
+    (root / "notes.db").write_text("shopping list: milk, eggs\n" * 100, encoding="utf-8")
+    return make_project(root, None, TINY, env_lines="dialect = sqlite\ndatabase = notes.db")
+
+
 def config_missing(root: Path) -> Project:
     return Project(root=root / "nowhere", module="")
 
@@ -215,6 +221,10 @@ CASES: dict[str, Case] = {
         lambda root: make_project(root, None, TINY, env_lines="dialect = sqlite\ndatabase = data/app.db"),
         "environment 't': SQLite file '{root}/data/app.db' not found; "
         "create it (for example: alembic upgrade head) or fix database in its section",
+    ),
+    "sqlite file is not a database": Case(
+        not_a_database,
+        "environment 't' at sqlite+pysqlite:///{root}/notes.db: cannot connect: file is not a database",
     ),
     "models syntax error": Case(
         lambda root: sqlite_project(root, "metadata = MetaData(\n"),

@@ -302,3 +302,33 @@ def test_relative_script_location_is_read_from_the_folder_of_alembic_ini(
     monkeypatch.chdir(elsewhere)
     result = check(clean)
     assert result.exit_code == 0, result.output
+
+
+# --------------------------------------------------------------------------- failures that are not drift's own
+
+
+def _raising(exc: BaseException):  # type: ignore[no-untyped-def]
+    def run_check(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    return run_check
+
+
+def test_an_unexpected_error_is_one_masked_line(clean: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("drift.cli.run_check", _raising(RuntimeError(f"boom at postgresql://u:{PASSWORD}@h/d")))
+    result = check(clean)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "drift: error: unexpected RuntimeError: boom at postgresql://u:***@h/d (rerun with --debug for the traceback)\n"
+    )
+    debug = check(clean, "--debug")
+    assert debug.exit_code == 2
+    assert "Traceback (most recent call last):" in debug.stderr
+    assert PASSWORD not in debug.stderr
+
+
+def test_ctrl_c_is_status_130(clean: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("drift.cli.run_check", _raising(KeyboardInterrupt()))
+    result = check(clean)
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert result.stderr == "drift: error: interrupted; no report was written or changed\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -86,15 +87,18 @@ def _mysql_connect_args(env: Environment) -> dict[str, Any]:
 
 
 def _mysql_on_connect(dbapi_conn: Any, env: Environment, info: dict[str, Any]) -> None:
-    seconds = max(1, int(round(env.statement_timeout)))
+    # Statement limits take fractions (MariaDB seconds to the microsecond, MySQL milliseconds), as
+    # PostgreSQL's do; lock waits are whole seconds, rounded up so that a short timeout is not zero.
+    statement_ms = max(1, int(round(env.statement_timeout * 1000)))
+    seconds = max(1, math.ceil(env.statement_timeout))
     with contextlib.closing(dbapi_conn.cursor()) as cur:
         cur.execute("SET SESSION TRANSACTION READ ONLY")
         cur.execute("SELECT VERSION()")
         version = str(cur.fetchone()[0])
         if "mariadb" in version.lower():
-            cur.execute(f"SET SESSION max_statement_time = {float(seconds)}")
+            cur.execute(f"SET SESSION max_statement_time = {statement_ms / 1000:.3f}")
         else:
-            cur.execute(f"SET SESSION max_execution_time = {seconds * 1000}")
+            cur.execute(f"SET SESSION max_execution_time = {statement_ms}")
         cur.execute(f"SET SESSION lock_wait_timeout = {seconds}")
         cur.execute(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
 

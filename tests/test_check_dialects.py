@@ -548,18 +548,19 @@ def test_session_refuses_to_write(statement: str, dialect: str, empty_db: URL, t
 
 def test_session_settings(dialect: str, empty_db: URL, tmp_path: Path) -> None:
     build(empty_db, TINY)
-    env = environment(tmp_path, empty_db, "statement_timeout = 7")
+    env = environment(tmp_path, empty_db, "statement_timeout = 7.5")
     with connect(env) as conn:
         if dialect == "postgresql":
             assert conn.exec_driver_sql("SHOW default_transaction_read_only").scalar() == "on"
-            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "7s"
-            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "7s"
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "7500ms"
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "7500ms"
         elif dialect == "mysql":
             # MariaDB 10.11 spells it tx_read_only (transaction_read_only arrived in 11.1).
             row = conn.exec_driver_sql(
                 "SELECT @@session.tx_read_only, @@session.max_statement_time, @@session.lock_wait_timeout"
             ).one()
-            assert tuple(row) == (1, 7.0, 7)
+            # Lock waits are whole seconds there: rounded up.
+            assert tuple(row) == (1, 7.5, 8)
         else:
             assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 1
             assert conn.engine.url.query == {"mode": "ro", "uri": "true"}

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from . import secrets
-from .config import Environment, mask_url
+from .config import DEFAULT_DRIVERS, Environment, mask_url
 from .errors import CheckTimeoutError, ConnectError, DriftError
 from .findings import DatabaseInfo
 
@@ -180,7 +180,12 @@ def make_engine(env: Environment) -> Engine:
         engine = create_engine(url, poolclass=NullPool, connect_args=setup.connect_args(env))
     except (ImportError, SQLAlchemyError) as exc:
         extra = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}.get(env.dialect)
-        hint = f"; install it with pip install 'drift-check[{extra}]'" if extra else ""
+        default = f"{env.dialect}+{DEFAULT_DRIVERS.get(env.dialect)}"
+        hint = ""
+        if extra and url.drivername == default:
+            hint = f"; install it with pip install 'drift-check[{extra}]'"
+        elif extra:  # the extra installs drift's default driver, not the one asked for
+            hint = f"; install that driver, or use {default} (pip install 'drift-check[{extra}]')"
         raise ConnectError(
             f"environment {env.name!r}: cannot load the driver for {mask_url(url)}: {secrets.mask(exc)}{hint}",
             environment=env.name,

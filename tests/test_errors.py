@@ -7,6 +7,7 @@ planted wherever the case can carry one, and must never be printed.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -95,6 +96,12 @@ def config_text(text: str) -> Callable[[Path], Project]:
         return Project(root=root, module="")
 
     return project
+
+
+def missing_driver(root: Path) -> Project:
+    if importlib.util.find_spec("MySQLdb") is not None:
+        pytest.skip("mysqlclient is installed here")
+    return make_project(root, f"mysql+mysqldb://root:{PASSWORD}@db/shop", TINY)
 
 
 def not_a_database(root: Path) -> Project:
@@ -221,6 +228,21 @@ CASES: dict[str, Case] = {
         lambda root: make_project(root, None, TINY, env_lines="dialect = sqlite\ndatabase = data/app.db"),
         "environment 't': SQLite file '{root}/data/app.db' not found; "
         "create it (for example: alembic upgrade head) or fix database in its section",
+    ),
+    "sqlite in memory": Case(
+        lambda root: make_project(root, "sqlite://", TINY),
+        "environment 't' names an in-memory SQLite database, which has no schema to check; "
+        "set database = path/to/file.db",
+    ),
+    "dialect drift does not check": Case(
+        lambda root: make_project(root, f"oracle://scott:{PASSWORD}@db/orcl", TINY),
+        "environment 't' uses dialect 'oracle'; drift checks mariadb, mysql, postgresql, sqlite "
+        "(read-only sessions are only guaranteed there)",
+    ),
+    "driver not installed": Case(
+        missing_driver,
+        f"environment 't': cannot load the driver for mysql+mysqldb://root:***@db/shop: No module named 'MySQLdb'; "
+        "install that driver, or use mysql+pymysql (pip install 'drift-check[mysql]')",
     ),
     "sqlite file is not a database": Case(
         not_a_database,

@@ -104,6 +104,11 @@ Table(
 """
 
 
+def one_column(definition: str) -> str:
+    """A table ``t`` with one column ``c`` of the given type and keywords."""
+    return f'metadata = MetaData()\nTable("t", metadata, Column("id", Integer, primary_key=True), Column("c", {definition}))\n'
+
+
 EXTRA_TABLE = 'Table("extra", metadata, Column("id", Integer, primary_key=True))'
 
 
@@ -333,6 +338,41 @@ EDGE_CASES: dict[str, Scenario] = {
             "*": [],
         },
         ddl=("CREATE TABLE solo (id INTEGER PRIMARY KEY)",),
+    ),
+    "timezone_added": Scenario(
+        one_column("sa.DateTime()"),
+        one_column("sa.DateTime(timezone=True)"),
+        {
+            "postgresql": [("modify_type", "column", "t", "c", {"type": "TIMESTAMP WITH TIME ZONE"},
+                            {"type": "TIMESTAMP WITHOUT TIME ZONE"})],
+            # LIMITATION (SQLite, MariaDB): neither has a time-zone-aware timestamp type, so the
+            # models asking for one is not a difference there.
+            "*": [],
+        },
+    ),
+    "enum_value_added": Scenario(
+        one_column("sa.Enum('a', 'b', name='e')"),
+        one_column("sa.Enum('a', 'b', 'c', name='e')"),
+        {
+            # A named type on PostgreSQL, compared by drift.enums.
+            "postgresql": [("modify_enum", "enum", "t", "e", {"values": ["a", "b", "c"], "columns": ["t.c"]},
+                            {"values": ["a", "b"], "columns": ["t.c"]})],
+            "mysql": [("modify_type", "column", "t", "c", {"type": "ENUM('a','b','c')"}, {"type": "ENUM('a','b')"})],
+            # LIMITATION (SQLite): an enum is a VARCHAR as long as its longest value and, since
+            # SQLAlchemy 2.0, has no CHECK constraint, so a new value of the same length is invisible.
+            "sqlite": [],
+        },
+    ),
+    "server_default_removed": Scenario(
+        one_column("String(10), server_default='x'"),
+        one_column("String(10)"),
+        {
+            # The database side is the default as each database spells it.
+            "sqlite": [("modify_default", "column", "t", "c", {"default": None}, {"default": "'x'"})],
+            "postgresql": [("modify_default", "column", "t", "c", {"default": None},
+                            {"default": "'x'::character varying"})],
+            "mysql": [("modify_default", "column", "t", "c", {"default": None}, {"default": "'x'"})],
+        },
     ),
     # Renamed, not dropped and added: drift.renames pairs them up on every dialect, MariaDB's
     # unique index included.

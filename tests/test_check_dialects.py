@@ -643,3 +643,17 @@ def test_sqlite_file_in_a_folder_whose_name_means_something_in_a_uri(tmp_path: P
         assert conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars().all() == ["t"]
     assert project.check().findings == ()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd ?dir #1 %41"]  # nothing created beside it
+
+
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+def test_sqlite_file_is_not_changed_by_a_check(journal_mode: str, tmp_path: Path) -> None:
+    # In WAL mode a read-only reader still gets the -wal and -shm companions from SQLite (it cannot
+    # checkpoint them away on close); the database file itself stays byte for byte the same.
+    path = tmp_path / "app.db"
+    url = URL.create("sqlite+pysqlite", database=str(path))
+    build(url, TINY, f"PRAGMA journal_mode = {journal_mode}")
+    before = path.read_bytes()
+    assert before[18] == {"delete": 1, "wal": 2}[journal_mode]  # the file format's read version: WAL or not
+    report = make_project(tmp_path / "project", url, schema()).check()
+    assert [f.kind for f in report.findings] == ["add_table", "add_table", "remove_table"]
+    assert path.read_bytes() == before

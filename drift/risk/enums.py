@@ -132,23 +132,25 @@ def _enum_columns(finding: Finding, probe: Probe) -> list[ColumnRef]:
             ref = _column_ref(entry, finding)
             if ref is not None:
                 found.append(ref)
-    type_name = (finding.models or {}).get("name") or (finding.database or {}).get("name") or finding.name
-    if type_name and finding.object_type != "column":
+    type_name = finding.name
+    if not found and type_name:
+        # The finding does not say: ask the catalog, then the models, who uses the type.
         found.extend(_columns_using_type(probe, str(type_name), finding.schema))
         found.extend(_model_columns_using_type(probe, str(type_name)))
     return sorted(set(found), key=lambda r: (r[0] or "", r[1], r[2]))
 
 
 def _column_ref(entry: Any, finding: Finding) -> ColumnRef | None:
+    """``"table.column"`` / ``"schema.table.column"`` (as describe.py lists them) or a mapping."""
     if isinstance(entry, Mapping) and entry.get("column"):
-        return entry.get("schema", finding.schema), str(entry.get("table") or finding.table), str(entry["column"])
+        return entry.get("schema"), str(entry.get("table") or finding.table), str(entry["column"])
     if isinstance(entry, str):
         parts = entry.split(".")
         if len(parts) == 1:
             return finding.schema, finding.table, parts[0]
         if len(parts) == 2:
-            return finding.schema, parts[0], parts[1]
-        return parts[-3], parts[-2], parts[-1]
+            return None, parts[0], parts[1]
+        return ".".join(parts[:-2]), parts[-2], parts[-1]
     return None
 
 
@@ -185,18 +187,24 @@ def _model_columns_using_type(probe: Probe, type_name: str) -> list[ColumnRef]:
     return found
 
 
-@rule("modify_enum", "enum_recreate", dialect="postgresql", about="the enum type {label}")
-def recreate_type(finding: Finding, probe: Probe) -> Iterable[Risk]:
+@rule("modify_enum", "rewrite", dialect="postgresql", about="the table rewrites for enum {label}")
+def recreate_rewrites(finding: Finding, probe: Probe) -> Iterable[Risk]:
+    """Removing or moving a value means a new type and ALTER COLUMN … TYPE: a rewrite per table."""
     old = _values(finding.database)
     new = _values(finding.models)
-    if old is None or new is None or all(v in new for v in old):
+    if old is None or new is None:
         return
-    yield Risk(
-        rule="enum_recreate", severity="warning",
-        summary=f"PostgreSQL cannot drop a value from enum type {finding.name or finding.object_label}: "
-                "the type has to be recreated, and every column using it rewritten",
-        evidence={"removed_values": [v for v in old if v not in new]},
-        suggestion="in the migration: ALTER TYPE … RENAME TO …_old; CREATE TYPE with the new values; "
-                   "ALTER TABLE … ALTER COLUMN … TYPE new USING col::text::new for each column; DROP TYPE …_old "
-                   "(autogenerate writes none of this)",
-    )
+    kept = [v for v in new if v in old]
+    if all(v in new for v in old) and kept == old:
+        return  # ADD VALUE only: no rewrite
+    for schema, table in sorted({(s, t) for s, t, _c in _enum_columns(finding, probe)}, key=lambda k: (k[0] or "", k[1])):
+        size = probe.size_or_none(table, schema)
+        if size is None or size.rows is None or size.rows < probe.options.large_table:
+            continue
+        yield Risk(
+            rule="rewrite", severity="warning",
+            summary=f"recreating enum type {finding.name} rewrites {probe.label(table, schema)} ({size.describe()}) "
+                    "under an ACCESS EXCLUSIVE lock (ALTER COLUMN … TYPE … USING)",
+            evidence={**size.evidence(), "table": probe.label(table, schema)},
+            suggestion="schedule it for a quiet moment, or keep the old value in the type and stop using it instead",
+        )

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import secrets
@@ -63,6 +63,9 @@ _TIMEOUT_MARKERS = (
     "database is locked",
     "timed out",
 )
+
+#: SQLite locks the whole file: once one query waited in vain, every other one would too.
+_WHOLE_DATABASE_LOCKED = ("database is locked",)
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,10 @@ class Probe:
         self.dialect_name = "mariadb" if getattr(self.dialect, "is_mariadb", False) else self.dialect.name
         self.preparer = self.dialect.identifier_preparer
         self._sizes: dict[TableKey, TableSize] = {}
-        self._columns: dict[TableKey, dict[str, dict[str, Any]] | None] = {}
+        self._columns: dict[TableKey, frozenset[str] | None] = {}
         self._blocked: dict[TableKey, str] = {}
         self._spent = 0.0
+        self._database_blocked: str | None = None
         self._facts: dict[str, Any] = {}
         self._started_in_transaction = connection.in_transaction()
 
@@ -126,11 +130,20 @@ class Probe:
         return sa.table(name, *(sa.column(c) for c in dict.fromkeys(columns)), schema=schema)
 
     def quote_table(self, name: str, schema: str | None) -> str:
-        quoted = self.preparer.quote(name)
-        return f"{self.preparer.quote_schema(schema)}.{quoted}" if schema else quoted
+        """``schema.table`` quoted for SQL shown to the user (migration code), not for queries run here."""
+        quoted = self.quote(name)
+        return f"{self._unescape(self.preparer.quote_schema(schema))}.{quoted}" if schema else quoted
 
     def quote(self, name: str) -> str:
-        return self.preparer.quote(name)
+        """An identifier quoted for SQL shown to the user (migration code), not for queries run here."""
+        return self._unescape(self.preparer.quote(name))
+
+    def _unescape(self, quoted: str) -> str:
+        # The preparer doubles '%' for format-style drivers; code shown to the user goes through
+        # text() in op.execute(), which does that itself.
+        if self.dialect.paramstyle in ("format", "pyformat"):
+            return quoted.replace("%%", "%")
+        return quoted
 
     @staticmethod
     def label(name: str, schema: str | None) -> str:
@@ -183,6 +196,8 @@ class Probe:
                 raise NotMeasured(self._blocked[key])
 
     def _run(self, stmt: sa.Executable, keys: Sequence[TableKey]) -> list[sa.Row[Any]]:
+        if self._database_blocked:
+            raise NotMeasured(self._database_blocked)
         remaining = self.options.total_timeout - self._spent
         if remaining <= 0.05:
             raise NotMeasured(f"the time budget for data checks ({self.options.total_timeout:g} s) is used up")
@@ -195,6 +210,11 @@ class Probe:
             reason = _first_line(getattr(exc, "orig", None) or exc)
             if any(marker in reason.lower() for marker in _TIMEOUT_MARKERS):
                 why = f"timed out after {seconds:g} s"
+                if any(marker in reason.lower() for marker in _WHOLE_DATABASE_LOCKED):
+                    self._database_blocked = (
+                        f"skipped: an earlier query timed out after {seconds:g} s "
+                        "(the database is locked by another connection)"
+                    )
                 for key in keys:
                     self._blocked[key] = (
                         f"skipped: an earlier query on {self.label(key[1], key[0])} timed out after {seconds:g} s "
@@ -249,19 +269,20 @@ class Probe:
             return TableSize(limit - 1, "bounded count", at_least=True, bytes=nbytes)
         return TableSize(counted, "count", exact=True, bytes=nbytes)
 
-    def columns(self, table: str, schema: str | None) -> dict[str, dict[str, Any]] | None:
-        """The table's reflected columns by name; ``None`` when the table does not exist."""
+    def columns(self, table: str, schema: str | None) -> frozenset[str] | None:
+        """The names of the table's columns in the database; ``None`` when the table does not exist.
+
+        Read with a bounded catalog query of drift's own rather than SQLAlchemy's
+        reflection, which on PostgreSQL waits for a table another session has
+        locked (and would do so outside any savepoint).
+        """
         key = (schema, table)
         if key not in self._columns:
-            inspector = sa.inspect(self.connection)
-            try:
-                if not inspector.has_table(table, schema=schema):
-                    self._columns[key] = None
-                else:
-                    self._columns[key] = {c["name"]: dict(c) for c in inspector.get_columns(table, schema=schema)}
-            except (SQLAlchemyError, sqlite3.Error) as exc:
-                reason = _first_line(getattr(exc, "orig", None) or exc)
-                raise NotMeasured(f"could not read the columns of {self.label(table, schema)}: {secrets.mask(reason)}") from None
+            lister = _for_dialect(COLUMN_LISTERS, self.dialect_name)
+            if lister is None:
+                raise NotMeasured(f"drift cannot list the columns of a table on {self.dialect_name}")
+            names = lister(self, table, schema)
+            self._columns[key] = frozenset(names) if names else None
         return self._columns[key]
 
     def fact(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -459,6 +480,40 @@ SIZE_ESTIMATORS: dict[str | None, SizeEstimator] = {
     "postgresql": _pg_size,
     "mysql": _mysql_size,
     "sqlite": _sqlite_size,
+}
+
+def _pg_columns(probe: Probe, table: str, schema: str | None) -> list[str]:
+    rows = probe.catalog(
+        "SELECT a.attname FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relname = :table AND n.nspname = COALESCE(:schema, current_schema()) "
+        "AND c.relkind IN ('r', 'p', 'm', 'v', 'f') AND a.attnum > 0 AND NOT a.attisdropped",
+        {"table": table, "schema": schema},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _mysql_columns(probe: Probe, table: str, schema: str | None) -> list[str]:
+    rows = probe.catalog(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table",
+        {"table": table, "schema": schema},
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _sqlite_columns(probe: Probe, table: str, schema: str | None) -> list[str]:
+    rows = probe.catalog(
+        "SELECT name FROM pragma_table_info(:table, :schema)", {"table": table, "schema": schema or "main"}
+    )
+    return [str(r[0]) for r in rows]
+
+
+COLUMN_LISTERS: dict[str | None, Callable[[Probe, str, "str | None"], list[str]]] = {
+    "postgresql": _pg_columns,
+    "mysql": _mysql_columns,
+    "sqlite": _sqlite_columns,
 }
 
 CHAR_LENGTH: dict[str | None, Callable[[ColumnElement[Any]], ColumnElement[Any]]] = {

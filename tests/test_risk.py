@@ -15,6 +15,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -707,3 +708,14 @@ def test_type_shapes(text: str, family: str, facts: dict[str, Any]) -> None:
     assert shape.family == family
     for name, value in facts.items():
         assert getattr(shape, name) == value, name
+
+
+def test_docs_name_every_rule_and_option() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "risk.md").read_text(encoding="utf-8")
+    for kind, name, dialect in RULES:
+        assert f"`{name}`" in text, name
+        assert f"`{kind}`" in text, kind
+    for option in ("--deep", "--no-data-checks", "--fail-on", "not measured:"):
+        assert option in text, option
+    for field in ("query_timeout", "total_timeout", "max_rows", "large_table"):
+        assert f"`{field}`" in text and f"`risk_{field}`" in text, field

@@ -22,6 +22,9 @@ from .shapes import parse
 
 ColumnRef = tuple[str | None, str, str]  # schema, table, column
 
+#: Distinct disallowed values listed per column, most used first.
+LISTED_VALUES = 20
+
 IN_USE: dict[str | None, Outcome | None] = {
     "postgresql": Outcome("danger", "converting them to the new type fails (invalid input value for enum)"),
     "sqlite": Outcome("warning", "SQLite keeps them (a non-native enum is a VARCHAR), outside the models' values"),
@@ -75,7 +78,7 @@ def _count_outside(finding: Finding, probe: Probe, ref: ColumnRef, *,
         condition = sa.and_(col.is_not(None), col.not_in(allowed or []))
     n = sa.func.count().label("n" if column != "n" else "n_")
     rows = probe.scan(
-        sa.select(col, n).select_from(t).where(condition).group_by(col).order_by(n.desc(), col).limit(20),
+        sa.select(col, n).select_from(t).where(condition).group_by(col).order_by(n.desc(), col).limit(LISTED_VALUES),
         [(schema, table)],
     )
     used = {str(value): int(count) for value, count in rows}
@@ -89,9 +92,10 @@ def _count_outside(finding: Finding, probe: Probe, ref: ColumnRef, *,
     total = sum(used.values())
     listing = ", ".join(f"{v!r} ({c:,})" for v, c in used.items())
     says = _in_use_outcome(probe)
+    at_least = "at least " if len(used) == LISTED_VALUES else ""
     return Risk(
         rule="enum_values", severity=says.severity,
-        summary=f"{total:,} row{'s' if total != 1 else ''} of {label} "
+        summary=f"{at_least}{total:,} row{'s' if total != 1 else ''} of {label} "
                 f"{'use' if total != 1 else 'uses'} values the models no longer allow: {listing}: {says.says}",
         evidence=evidence,
         suggestion="update those rows to an allowed value first (a data migration), or keep the values in the models",

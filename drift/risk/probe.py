@@ -363,7 +363,8 @@ def _mysql_run(conn: Connection, stmt: sa.Executable, seconds: float) -> list[sa
         sql = f"SET STATEMENT max_statement_time={seconds:.3f}, lock_wait_timeout={wait} FOR {sql}"
     elif sql.lstrip().upper().startswith("SELECT"):
         start = sql.upper().index("SELECT") + len("SELECT")
-        sql = f"{sql[:start]} /*+ MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) */{sql[start:]}"
+        hint = f"MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) SET_VAR(lock_wait_timeout={max(1, math.ceil(seconds))})"
+        sql = f"{sql[:start]} /*+ {hint} */{sql[start:]}"
     params: Any = compiled.params
     if conn.dialect.positional:
         params = tuple(compiled.params[name] for name in (compiled.positiontup or ()))

@@ -68,6 +68,11 @@ _LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
 #: Seconds a drop may wait for a lock before giving up (MariaDB's default is a year).
 DROP_LOCK_TIMEOUT = 30
 
+# Alembic installs ``alembic.op`` and ``alembic.context`` as module-wide proxies while a
+# migration runs, so two threads migrating at once (a run checking several environments)
+# would send each other's operations to the wrong database. One migration at a time.
+_MIGRATING = threading.Lock()
+
 
 class ScratchError(DriftError):
     """A scratch database could not be made, migrated or dropped."""
@@ -362,10 +367,11 @@ def upgrade(
     """
     _end_transaction(connection)
     try:
-        if use_env_py:
-            _upgrade_with_env_py(connection, project, target)
-        else:
-            _upgrade_direct(connection, project, target, metadata)
+        with _MIGRATING:
+            if use_env_py:
+                _upgrade_with_env_py(connection, project, target)
+            else:
+                _upgrade_direct(connection, project, target, metadata)
         _end_transaction(connection, commit=True)
     except ScratchError:
         _end_transaction(connection)

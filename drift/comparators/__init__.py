@@ -6,6 +6,7 @@ them all, ``"~drift.renames"`` leaves one out:
 
 ==========================  ==================================================
 ``drift.defaults``          server defaults compared by meaning per dialect
+``drift.types``             types alembic lets through (UNSIGNED, unknown types)
 ``drift.primary_keys``      primary key moved to other columns, or renamed
 ``drift.checks``            CHECK constraints added, removed, changed, renamed
 ``drift.enums``             PostgreSQL enum values added, removed, reordered
@@ -37,7 +38,7 @@ from types import ModuleType
 
 from alembic.runtime.plugins import Plugin
 
-from . import checks, computed, defaults, enums, indexes, names, primary_keys
+from . import checks, computed, defaults, enums, indexes, names, primary_keys, types
 from .describe import describe
 from .ops import OPS
 from .renames import annotate_renames
@@ -45,6 +46,7 @@ from .renames import annotate_renames
 #: Plugin name → the module whose ``setup(plugin)`` registers its comparators.
 PLUGINS: dict[str, ModuleType] = {
     "drift.defaults": defaults,
+    "drift.types": types,
     "drift.primary_keys": primary_keys,
     "drift.checks": checks,
     "drift.enums": enums,

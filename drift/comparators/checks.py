@@ -82,13 +82,14 @@ REFLECTORS: dict[str, Callable[[AutogenContext, str, str | None], list[dict[str,
 
 
 def _mariadb_json_valid(check: _Check, metadata_table: Table, dialect: sa.engine.Dialect) -> bool:
-    # MariaDB's JSON is LONGTEXT plus CHECK (json_valid(col)), named after the column.
+    # MariaDB's JSON is LONGTEXT plus CHECK (json_valid(col)) written on the column and named
+    # after it. It belongs to the column's type (the type comparison covers it) and goes
+    # away with it when the column is altered.
     tree = sqltext.canonical_tree(check.sqltext, "mysql")
-    if not (isinstance(tree, tuple) and tree[0] == "call" and tree[1] == "json_valid" and len(tree[2]) == 1):
-        return False
-    arg = tree[2][0]
-    column = metadata_table.c.get(arg[1]) if arg[0] == "id" else None
-    return column is not None and isinstance(column.type.dialect_impl(dialect), sa.JSON)
+    return (
+        isinstance(tree, tuple) and tree[0] == "call" and tree[1] == "json_valid" and len(tree[2]) == 1
+        and tree[2][0][0] == "id" and check.name is not None and tree[2][0][1] == check.name.lower()
+    )
 
 
 #: Checks a database adds by itself, per dialect: not drift.

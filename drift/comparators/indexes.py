@@ -46,7 +46,9 @@ def compare_index_predicates(
     keyword = WHERE_KEYWORDS.get(dialect.name)
     if keyword is None or conn_table is None or metadata_table is None:
         return PriorityDispatchResult.CONTINUE
-    reflected = {ix["name"]: ix for ix in autogen_context.inspector.get_indexes(tname, schema=schema)}
+    # One query for all tables of the schema (the inspector caches it), not one per table.
+    every = autogen_context.inspector.get_multi_indexes(schema=schema)  # type: ignore[attr-defined]
+    reflected = {ix["name"]: ix for ix in every.get((schema, tname), [])}
     # An index alembic already replaces (other columns, uniqueness) needs no second report.
     touched = {op.index_name for op in modify_table_ops.ops if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp))}
     for index in sorted(metadata_table.indexes, key=lambda i: str(i.name)):

@@ -44,7 +44,7 @@ from . import secrets
 from .compare import compare
 from .config import Config, Environment
 from .errors import ConfigError
-from .findings import CAUSES, Finding
+from .findings import CAUSES, Finding, findings_by_cause
 from .history import MigrationState, Revision, RevisionGraph
 from .loading import AlembicProject
 from .scratch import (
@@ -256,15 +256,6 @@ class Attributor:
         self.cache[(family, step.revisions)] = layer
         log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
         return layer
-
-
-def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    """Findings grouped by cause, in the order of :data:`~drift.findings.CAUSES`; empty causes left out."""
-    grouped: dict[str, list[Finding]] = {}
-    for f in findings:
-        grouped.setdefault(f.cause, []).append(f)
-    order = {cause: i for i, cause in enumerate(CAUSES)}
-    return {cause: grouped[cause] for cause in sorted(grouped, key=lambda c: (order.get(c, len(order)), c))}
 
 
 # --------------------------------------------------------------------------- deciding

@@ -65,8 +65,9 @@ def check(config: Config | str | os.PathLike[str] | None, env: str, *, attribute
         attribution = attributor.attribute(environment, findings, state, command_prefix=prefix)
         findings, notes = attribution.findings, attribution.notes
     migration = suggest(
-        comparison.findings,
+        findings,
         command_prefix=prefix,
+        state=state,
         upgrade_code=comparison.upgrade_code,
         downgrade_code=comparison.downgrade_code,
         scripts_dir=_scripts_dir(project.script.dir, config.root),

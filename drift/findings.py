@@ -228,6 +228,9 @@ class Report:
             grouped.setdefault(f.qualified_table, []).append(f)
         return dict(sorted(grouped.items()))
 
+    def findings_by_cause(self) -> dict[str, list[Finding]]:
+        return findings_by_cause(self.findings)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -250,6 +253,15 @@ class Report:
             "notes": list(self.notes),
             **{k: _plain(v) for k, v in sorted(self.extras.items())},
         }
+
+
+def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by cause, in the order of :data:`CAUSES`; empty causes left out."""
+    grouped: dict[str, list[Finding]] = {}
+    for f in findings:
+        grouped.setdefault(f.cause, []).append(f)
+    order = {cause: i for i, cause in enumerate(CAUSES)}
+    return {cause: grouped[cause] for cause in sorted(grouped, key=lambda c: (order.get(c, len(order)), c))}
 
 
 def _count(n: int, noun: str) -> str:

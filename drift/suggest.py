@@ -7,7 +7,7 @@ and the Python API show the same advice.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 from .findings import Finding, SuggestedMigration
 
@@ -97,32 +97,71 @@ def review_notes(findings: Sequence[Finding]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(notes))
 
 
+#: Causes whose fix is a new migration. ``unknown`` is treated as one: it is the
+#: only fix that is right whatever the cause turns out to be.
+NEEDS_MIGRATION = ("missing_migration", "unknown")
+
+
 def suggest(
     findings: Sequence[Finding],
     *,
     command_prefix: str,
+    state: Any = None,
     upgrade_code: str = "",
     downgrade_code: str = "",
     scripts_dir: str = "alembic/versions",
 ) -> SuggestedMigration | None:
-    """The migration to write and the commands to run, in order; ``None`` when nothing differs."""
+    """The commands to run, in order, and the migration to write; ``None`` when nothing differs.
+
+    The causes decide the order: pending revisions are applied first (alembic
+    refuses to autogenerate against a database that is behind), then one new
+    migration covers what no migration does yet. A change made by hand
+    (``out_of_band``) gets no command: adopting or reverting it is a choice,
+    left to a review note. ``upgrade_code`` is the code for every finding; it is
+    narrowed to the findings that need the new migration when others are present.
+    """
     if not findings:
         return None
-    message = migration_message(findings)
-    notes = review_notes(findings)
-    review = f"# review the new file in {scripts_dir}/" + (" (see the review notes)" if notes else "") + ", then:"
-    commands = (
-        f'{command_prefix} revision --autogenerate -m "{_quote(message)}"',
-        review,
-        f"{command_prefix} upgrade head",
-    )
+    to_write = [f for f in findings if f.cause in NEEDS_MIGRATION]
+    pending = [f for f in findings if f.cause == "pending_migration"]
+    by_hand = [f for f in findings if f.cause == "out_of_band"]
+    behind = bool(pending) or getattr(state, "status", None) == "behind"
+
+    commands: list[str] = []
+    if behind:
+        commands.append(f"{command_prefix} upgrade head")
+    message = migration_message(to_write)
+    notes = list(review_notes(to_write))
+    if to_write:
+        review = f"# review the new file in {scripts_dir}/" + (" (see the review notes)" if notes else "") + ", then:"
+        commands += [
+            f'{command_prefix} revision --autogenerate -m "{_quote(message)}"',
+            review,
+            f"{command_prefix} upgrade head",
+        ]
+    if by_hand:
+        notes.append(
+            f"{len(by_hand)} change(s) were made to the database by hand, outside any migration: for each, "
+            "adopt it (change the models, then autogenerate a migration) or revert it (run the op code shown "
+            "with the finding); no command above does either."
+        )
+    if getattr(state, "status", None) in ("multiple_heads", "unknown_revision"):
+        notes.insert(0, "Resolve the migration state first (see Migrations): autogenerate needs the database at one known head.")
+    if len(to_write) != len(findings):
+        upgrade_code = _joined(f.upgrade_code for f in to_write)
+        downgrade_code = _joined(f.downgrade_code for f in reversed(to_write))
     return SuggestedMigration(
         message=message,
-        commands=commands,
+        commands=tuple(commands),
         upgrade_code=upgrade_code,
         downgrade_code=downgrade_code,
-        review_notes=notes,
+        review_notes=tuple(notes),
     )
+
+
+def _joined(blocks: Iterable[str]) -> str:
+    # One AlterColumnOp can yield several findings with the same code: show it once.
+    return "\n".join(dict.fromkeys(b for b in blocks if b))
 
 
 def _quote(text: str) -> str:

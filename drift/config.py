@@ -31,6 +31,8 @@ DRIFT_SECTION = "drift"
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_STATEMENT_TIMEOUT = 30.0
+DEFAULT_CONNECT_RETRIES = 2
+DEFAULT_RETRY_BACKOFF = 1.0
 DEFAULT_ALEMBIC_COMMAND = "alembic -x env={env}"
 
 #: The driver drift installs for each dialect (extras ``postgres`` and ``mysql``).
@@ -54,6 +56,9 @@ class Environment:
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
     scratch_url: URL | None = field(default=None, repr=False)
     settings: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Extra connection attempts after a transient failure, waiting retry_backoff, then twice that, ...
+    connect_retries: int = DEFAULT_CONNECT_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
 
     @property
     def masked_url(self) -> str:
@@ -276,6 +281,8 @@ def _environment(
         statement_timeout=_seconds(values, drift, name, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
         scratch_url=scratch,
         settings=values,
+        connect_retries=_retries(values, drift, name),
+        retry_backoff=_seconds(values, drift, name, "retry_backoff", DEFAULT_RETRY_BACKOFF),
     )
 
 
@@ -338,6 +345,15 @@ def _seconds(values: Mapping[str, str], drift: Mapping[str, str], section: str, 
     if not 0 < seconds <= 86400:
         raise ConfigError(f"[{section}] {key} = {text!r} must be a number of seconds between 0 and 86400")
     return seconds
+
+
+def _retries(values: Mapping[str, str], drift: Mapping[str, str], section: str) -> int:
+    text = values.get("connect_retries") or drift.get("connect_retries")
+    if text is None or text.strip() == "":
+        return DEFAULT_CONNECT_RETRIES
+    if not text.strip().isdigit() or int(text) > 10:
+        raise ConfigError(f"[{section}] connect_retries = {text!r} must be a whole number from 0 to 10")
+    return int(text)
 
 
 def _split_list(text: str) -> list[str]:

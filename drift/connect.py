@@ -211,10 +211,7 @@ def connect(env: Environment) -> Iterator[Connection]:
     """A read-only, time-limited connection to ``env``; driver errors become :class:`ConnectError`."""
     engine = make_engine(env)
     try:
-        try:
-            conn = engine.connect()
-        except DBAPIError as exc:
-            raise connect_error(env, exc, "cannot connect") from None
+        conn = _connect_with_retries(engine, env)
         try:
             with translate_errors(env):
                 yield conn
@@ -223,6 +220,61 @@ def connect(env: Environment) -> Iterator[Connection]:
                 conn.close()
     finally:
         engine.dispose()
+
+
+def _connect_with_retries(engine: Engine, env: Environment) -> Connection:
+    """``engine.connect()``, tried again after a transient failure (``connect_retries`` times, backoff doubling).
+
+    A nightly run should survive a server that is restarting or briefly out of
+    connection slots; a wrong password or a missing database fails at once.
+    """
+    delay = env.retry_backoff
+    for attempt in range(env.connect_retries + 1):
+        try:
+            return engine.connect()
+        except DBAPIError as exc:
+            if attempt == env.connect_retries or not is_transient(env, exc):
+                raise connect_error(env, exc, "cannot connect") from None
+            # INFO, not WARNING: a retry that works is no news, and one that fails ends in the one error line.
+            log.info(
+                "environment %r: cannot connect (%s); retrying in %g s (attempt %d of %d)",
+                env.name, secrets.mask(_first_line(getattr(exc, "orig", None) or exc)), delay,
+                attempt + 2, env.connect_retries + 1,
+            )
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+# Server answers that no retry will change: a wrong login, a missing database, an unknown host.
+_PERMANENT_MARKERS = (
+    "does not exist",
+    "authentication failed",
+    "access denied",
+    "unknown database",
+    "name or service not known",
+    "nodename nor servname",
+    "unknown mysql server host",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
+# MariaDB/MySQL codes worth another try: too many connections, shutting down, can't connect, gone away, lost.
+_TRANSIENT_MYSQL_CODES = frozenset({1040, 1053, 2002, 2003, 2006, 2013})
+
+
+def is_transient(env: Environment, exc: DBAPIError) -> bool:
+    """Whether a failed connection attempt may succeed if tried again shortly."""
+    if env.dialect == "sqlite":
+        return False  # a local file: missing or unreadable stays so
+    orig = getattr(exc, "orig", None) or exc
+    reason = _first_line(orig).lower()
+    if any(marker in reason for marker in _PERMANENT_MARKERS):
+        return False
+    code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
+    if code is not None:
+        return code in _TRANSIENT_MYSQL_CODES
+    # PostgreSQL: refused, timed out, reset, starting up, too many clients -- all network or load.
+    return True
 
 
 @contextlib.contextmanager

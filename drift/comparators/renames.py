@@ -95,8 +95,11 @@ def _column_code(dialect: str, table: str, schema: str | None, old: str, new: st
 
 
 def _table_code(schema: str | None, old: str, new: str) -> tuple[str, str]:
-    return (_render(ops.RenameTableOp(old, new, schema=schema), batch=False),
-            _render(ops.RenameTableOp(new, old, schema=schema), batch=False))
+    # Autogenerate never writes rename_table, so alembic has no renderer for it.
+    def rename(a: str, b: str) -> str:
+        return f"op.rename_table({a!r}, {b!r}{f', schema={schema!r}' if schema else ''})"
+
+    return rename(old, new), rename(new, old)
 
 
 # --------------------------------------------------------------------------- candidates

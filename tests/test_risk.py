@@ -664,6 +664,13 @@ def test_options_from_settings_and_overrides() -> None:
         RiskOptions.from_settings({}, query_timeout=0)
 
 
+def test_options_fit_the_session_timeout() -> None:
+    assert RiskOptions(query_timeout=3).within(30).query_timeout == 3
+    assert RiskOptions(query_timeout=10).within(2).query_timeout == 2  # never past the session's own limit
+    deep = RiskOptions(deep=True).within(30)
+    assert (deep.query_timeout, deep.total_timeout) == (30, 60.0)
+
+
 @pytest.fixture
 def scratch_rules() -> Iterator[None]:
     before = dict(RULES)

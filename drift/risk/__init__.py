@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..findings import Risk
 from . import duplicates, enums, locks, loss, narrowing, nulls, orphans  # noqa: F401  (they register rules)
-from .assess import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, assess, fail_threshold
+from .assessment import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, assess, fail_threshold
 from .probe import Probe, TableSize
 from .registry import RULES, NotMeasured, Rule, rule, rules_for
 

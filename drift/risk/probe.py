@@ -45,7 +45,7 @@ from .. import secrets
 from .registry import DIALECT_FALLBACKS, NotMeasured
 
 if TYPE_CHECKING:
-    from .assess import RiskOptions
+    from .assessment import RiskOptions
 
 log = logging.getLogger(__name__)
 

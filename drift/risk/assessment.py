@@ -8,6 +8,7 @@ lowered). Nothing here writes: the rules read through a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
@@ -87,6 +88,20 @@ class RiskOptions:
             return cls(**values)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def within(self, statement_timeout: float) -> "RiskOptions":
+        """These options fitted to a session whose statements may run ``statement_timeout`` seconds.
+
+        A per-query timeout never exceeds the session's (on PostgreSQL ``SET
+        LOCAL`` would otherwise lift it). With ``deep`` each query gets the
+        session's whole timeout: scanning a table of millions of rows within
+        a few seconds would time out every time, and deep was asked for.
+
+        >>> RiskOptions(deep=True).within(30).query_timeout
+        30
+        """
+        query_timeout = statement_timeout if self.deep else min(self.query_timeout, statement_timeout)
+        return dataclasses.replace(self, query_timeout=query_timeout)
 
 
 def assess(

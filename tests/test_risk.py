@@ -425,6 +425,33 @@ def test_enum_values_in_use_sqlite(make_db: Any) -> None:
     assert ok.severity == "info"
 
 
+def test_tables_in_another_schema(make_db: Any) -> None:
+    url = make_db("postgresql")
+    schema = "S 2"
+    with writable(url) as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    database = sa.MetaData(schema=schema)
+    sa.Table("p", database, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("t", database, sa.Column("id", sa.Integer, primary_key=True), sa.Column("e", sa.String(20)),
+             sa.Column("pid", sa.Integer))
+    plant(url, database, {f"{schema}.p": [{"id": 1}], f"{schema}.t": [{"id": 1, "e": None, "pid": 5}]})
+    models = sa.MetaData(schema=schema)
+    sa.Table("p", models, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("t", models, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("e", sa.String(20), nullable=False, server_default="x"),
+             sa.Column("pid", sa.Integer, sa.ForeignKey(f"{schema}.p.id", name="fk_t_p")))
+
+    with connect(environment(url)) as conn:
+        findings = compare(conn, models, include_schemas=True,
+                           include_name=lambda name, type_, parent: type_ != "schema" or name == schema).findings
+        result = assess(conn, findings, metadata=models)
+
+    nulls = risk(find(result, "modify_nullable", "t", "e"), "null_rows")
+    assert nulls.code == """op.execute(\"\"\"UPDATE "S 2".t SET e = 'x' WHERE e IS NULL\"\"\")"""
+    orphans = risk(find(result, "add_fk", "t"), "orphans")
+    assert (orphans.severity, orphans.evidence["references"], orphans.evidence["orphan_rows"]) == ("danger", "S 2.p", 1)
+
+
 # ---------------------------------------------------------------------- lock and rewrite hazards
 
 

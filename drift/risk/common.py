@@ -62,6 +62,9 @@ def shown(value: Any) -> str:
 def op_execute(sql: str) -> str:
     """``op.execute("…")`` for ``sql``: a valid Python literal whose colons text() will not read as binds."""
     escaped = _BIND.sub(lambda m: "\\" + m.group(0), sql)
+    if "'" in escaped and '"' in escaped and "\\" not in escaped and '"""' not in escaped and not escaped.endswith('"'):
+        # Quoted identifiers and string literals together: triple quotes read better than repr's escapes.
+        return f'op.execute("""{escaped}""")'
     return f"op.execute({escaped!r})"
 
 

@@ -87,9 +87,8 @@ class TableSize:
             return "size unknown"
         if self.at_least:
             return f"more than {self.rows:,} rows"
-        if self.exact:
-            return f"{self.rows:,} row" + ("" if self.rows == 1 else "s")
-        return f"~{self.rows:,} rows"
+        noun = "row" if self.rows == 1 else "rows"
+        return f"{self.rows:,} {noun}" if self.exact else f"~{self.rows:,} {noun}"
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rows": self.rows, "rows_source": self.source}

@@ -387,10 +387,12 @@ def test_enum_values_in_use_postgresql(make_db: Any) -> None:
     sa.Table("ok", models, sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.Enum("a", "b", name="tone")))
     sa.Table("v", models, sa.Column("id", sa.Integer, primary_key=True), sa.Column("kind", sa.Enum("a", "b", name="tone")))
 
-    findings = assessed(url, models)
+    findings = assessed(url, models, RiskOptions(large_table=2))
 
     mood = [f for f in findings if f.kind == "modify_enum" and f.name == "mood"]
     assert len(mood) == 1
+    rewrite = risk(mood[0], "rewrite")  # a removed value means a new type: ALTER COLUMN TYPE rewrites t
+    assert rewrite.severity == "warning" and "rewrites t (2 rows)" in rewrite.summary
     bad = risk(mood[0], "enum_values")
     assert (bad.severity, bad.evidence["rows_by_value"]) == ("danger", {"c": 1})
     assert "t.kind" in bad.summary
@@ -457,39 +459,51 @@ def test_tables_in_another_schema(make_db: Any) -> None:
 
 def test_lock_and_rewrite_hazards_on_large_tables(dialect: str, db_url: URL) -> None:
     database = sa.MetaData()
+    sa.Table("parent", database, sa.Column("id", sa.Integer, primary_key=True))
     for name in ("big", "small"):
-        sa.Table(name, database, sa.Column("id", sa.Integer, primary_key=True),
-                 sa.Column("s", sa.String(50)), sa.Column("n", sa.Integer))
-    plant(db_url, database, {"big": [{"id": i, "s": f"v{i}", "n": i} for i in range(1, 6)],
-                             "small": [{"id": 1, "s": "v", "n": 1}]}, analyze=True)
+        sa.Table(name, database, sa.Column("id", sa.Integer, primary_key=True), sa.Column("s", sa.String(50)),
+                 sa.Column("n", sa.Integer), sa.Column("pid", sa.Integer), sa.Column("e", sa.String(10)))
+    plant(db_url, database, {
+        "parent": [{"id": i} for i in range(1, 6)],
+        "big": [{"id": i, "s": f"v{i}", "n": i, "pid": i, "e": f"e{i}"} for i in range(1, 6)],
+        "small": [{"id": 1, "s": "v", "n": 1, "pid": 1, "e": "e"}],
+    }, analyze=True)
     models = sa.MetaData()
+    sa.Table("parent", models, sa.Column("id", sa.Integer, primary_key=True))
     for name in ("big", "small"):
+        extra = [sa.Column("r", sa.Float, server_default=sa.text("random()"))] if dialect == "postgresql" else []
         sa.Table(name, models, sa.Column("id", sa.Integer, primary_key=True), sa.Column("s", sa.String(100)),
-                 sa.Column("n", sa.BigInteger), sa.Index(f"ix_{name}_s", "s"))
+                 sa.Column("n", sa.BigInteger), sa.Column("pid", sa.Integer, sa.ForeignKey("parent.id", name=f"fk_{name}")),
+                 sa.Column("e", sa.String(10), nullable=False), *extra,
+                 sa.Index(f"ix_{name}_s", "s"), sa.UniqueConstraint("e", name=f"uq_{name}_e"))
 
     # "Large" is settable: three rows make a table large here.
     findings = assessed(db_url, models, RiskOptions(large_table=3))
 
-    big_n, small_n = find(findings, "modify_type", "big", "n"), find(findings, "modify_type", "small", "n")
-    big_s = find(findings, "modify_type", "big", "s")
-    big_ix, small_ix = find(findings, "add_index", "big"), find(findings, "add_index", "small")
-    hazard = by_dialect(dialect, postgresql="rewrite", mysql="table_copy", sqlite="table_copy")
-    r = risk(big_n, hazard)
-    assert r.severity == "warning" and r.evidence["rows"] == 5
-    assert r.evidence["rows_source"] == by_dialect(dialect, postgresql="pg_class", mysql="information_schema.TABLES",
-                                                   sqlite="count")
-    assert hazard not in rules_of(small_n)
+    def hazards(kind: str, table: str, name: str | None = None) -> set[str]:
+        return rules_of(find(findings, kind, table, name)) & {"rewrite", "lock", "table_copy", "needs_using"}
+
+    size_source = by_dialect(dialect, postgresql="pg_class", mysql="information_schema.TABLES", sqlite="count")
     if dialect == "postgresql":
-        assert hazard not in rules_of(big_s)  # VARCHAR(50) → VARCHAR(100): catalog only, no rewrite
-        lock = risk(big_ix, "lock")
-        assert "CREATE INDEX ix_big_s blocks writes to big" in lock.summary
+        expected = {("modify_type", "n"): {"rewrite"}, ("modify_type", "s"): set(),  # widening: catalog only
+                    ("add_index", None): {"lock"}, ("modify_nullable", "e"): {"lock"},
+                    ("add_constraint", None): {"lock"}, ("add_fk", None): {"lock"}, ("add_column", "r"): {"rewrite"}}
+        lock = risk(find(findings, "add_index", "big"), "lock")
+        assert "CREATE INDEX ix_big_s blocks writes to big (~5 rows" in lock.summary
         assert "postgresql_concurrently=True" in (lock.suggestion or "")
-        assert "lock" not in rules_of(small_ix)
-    if dialect == "mysql":
-        assert hazard not in rules_of(big_s)  # widening a VARCHAR is in place
-    if dialect == "sqlite":
-        assert "table_copy" in rules_of(big_s)  # batch mode rebuilds the table for any type change
-        assert not rules_of(big_ix) - {"duplicates"}
+        assert "NOT VALID" in (risk(find(findings, "modify_nullable", "big", "e"), "lock").suggestion or "")
+    elif dialect == "mysql":
+        expected = {("modify_type", "n"): {"table_copy"}, ("modify_type", "s"): set(),  # widening is in place
+                    ("add_index", None): set(), ("modify_nullable", "e"): set(), ("add_fk", None): {"table_copy"}}
+    else:
+        expected = {("modify_type", "n"): {"table_copy"}, ("modify_type", "s"): {"table_copy"},
+                    ("add_index", None): set(), ("modify_nullable", "e"): {"table_copy"},
+                    ("add_constraint", None): {"table_copy"}, ("add_fk", None): {"table_copy"}}
+    for (kind, name), rules in expected.items():
+        assert hazards(kind, "big", name) == rules, (kind, name)
+        assert hazards(kind, "small", name) == set(), (kind, name)  # one row: the lock is too short to matter
+    r = risk(find(findings, "modify_type", "big", "n"), by_dialect(dialect, postgresql="rewrite", default="table_copy"))
+    assert (r.severity, r.evidence["rows"], r.evidence["rows_source"]) == ("warning", 5, size_source)
 
 
 # ---------------------------------------------------------------------- bounds

@@ -81,6 +81,7 @@ _MARKDOWN.filters.update(
     cell=md.cell_lines,
     fence=md.fence,
     text=md.text,
+    hashes=lambda n: md.Markdown("#" * max(1, min(6, int(n)))),
 )
 
 
@@ -110,12 +111,14 @@ def render_json(report: Report) -> str:
 
 @renderer("text", "txt")
 def render_text(report: Report) -> str:
-    return template("report.txt.j2", v=build(report))
+    return template("report.txt.j2", v=build(report), embedded=False)
 
 
 @renderer("html", "html")
 def render_html(report: Report) -> str:
-    return _HTML.get_template("report.html.j2").render(v=build(report), schema_version=SCHEMA_VERSION)
+    return _HTML.get_template("report.html.j2").render(
+        v=build(report), schema_version=SCHEMA_VERSION, embedded=False, p="", h=0
+    )
 
 
 @renderer("markdown", "md", options=("max_chars", "full_report"))
@@ -134,7 +137,8 @@ def render_markdown(report: Report, *, max_chars: int | None = None, full_report
 
     def draw(v: ReportView) -> str:
         return _MARKDOWN.get_template("report.md.j2").render(
-            v=v, max_chars=limit, full_report=full_report, schema_version=SCHEMA_VERSION
+            v=v, max_chars=limit, full_report=full_report, schema_version=SCHEMA_VERSION,
+            embedded=False, p=md.Markdown(""), h=0,
         )
 
     return _capped(view, draw, limit)

@@ -195,6 +195,9 @@ class FindingView:
     rows: tuple[Row, ...]
     cause: str | None
     cause_detail: str | None
+    #: Against the previous report in the same folder: ``new`` or ``open`` (None when no history is kept).
+    mark: str | None = None
+    mark_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,31 @@ class MigrationView:
 
 
 @dataclass(frozen=True)
+class ResolvedView:
+    """A finding of the previous report that this one no longer has."""
+
+    id: str
+    kind_label: str
+    object_label: str
+    sentence: str
+    severity: str
+    severity_label: str
+    first_seen: str | None
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """What changed since the previous report of the same environment in the same folder."""
+
+    summary: str
+    previous: str | None
+    previous_at: str | None
+    new: int
+    open: int
+    resolved: tuple[ResolvedView, ...]
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything a template draws, already worded, escaped of hidden characters and ordered."""
 
@@ -277,6 +305,7 @@ class ReportView:
     notes: tuple[str, ...]
     show_code: bool = True
     table_counts_omitted: int = 0
+    history: HistoryView | None = None
 
     @property
     def findings_shown(self) -> int:
@@ -342,6 +371,9 @@ def build(report: Report) -> ReportView:
     )
     environment = _clean(report.environment)
     verdict = _clean(report.verdict)
+    history = report.extras.get("history") if isinstance(report.extras.get("history"), Mapping) else None
+    if history is not None:
+        tables = _marked(tables, history)
     return ReportView(
         title=f"drift · {environment} · {verdict}",
         environment=environment,
@@ -366,6 +398,7 @@ def build(report: Report) -> ReportView:
         migration=_migration(report),
         state=_state(report.state),
         notes=tuple(_clean(n) for n in report.notes),
+        history=_history(history) if history is not None else None,
     )
 
 
@@ -526,4 +559,80 @@ def _state(state: Any) -> StateView | None:
         pending=pending,
         commands=tuple(_clean(c) for c in getattr(state, "commands", ())),
         warnings=tuple(_clean(w) for w in getattr(state, "warnings", ())),
+    )
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _day(moment: object) -> str | None:
+    """``2025-03-04`` from an ISO time (UTC), or None."""
+    if not moment:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(str(moment).replace("Z", "+00:00"))).strftime("%Y-%m-%d")
+    except ValueError:
+        return _clean(moment)
+
+
+def _moment(moment: object) -> str | None:
+    if not moment:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(str(moment).replace("Z", "+00:00"))).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return _clean(moment)
+
+
+def _mark_label(mark: Mapping[str, Any]) -> str:
+    if mark.get("status") == "new":
+        return "New"
+    label = f"Still open since {_day(mark.get('first_seen')) or 'an earlier report'}"
+    return f"{label} (changed)" if mark.get("changed") else label
+
+
+def _marked(tables: tuple[TableView, ...], history: Mapping[str, Any]) -> tuple[TableView, ...]:
+    marks = history.get("findings") or {}
+    marked = []
+    for table in tables:
+        findings = []
+        for f in table.findings:
+            mark = marks.get(f.id)
+            if isinstance(mark, Mapping) and mark.get("status") in ("new", "open"):
+                f = dataclasses.replace(f, mark=str(mark["status"]), mark_label=_mark_label(mark))
+            findings.append(f)
+        marked.append(dataclasses.replace(table, findings=tuple(findings)))
+    return tuple(marked)
+
+
+def _history(history: Mapping[str, Any]) -> HistoryView:
+    counts = history.get("counts") or {}
+    new, still, gone = (int(counts.get(k, 0)) for k in ("new", "open", "resolved"))
+    previous = history.get("previous") or None
+    resolved = []
+    for item in history.get("resolved") or ():
+        severity = item.get("severity") if item.get("severity") in SEVERITY_LABELS else "info"
+        kind = str(item.get("kind", ""))
+        label = item.get("object_label") or item.get("table") or ""
+        resolved.append(ResolvedView(
+            id=_clean(item.get("id", "")),
+            kind_label=KIND_LABELS.get(kind, _words(kind)),
+            object_label=_clean(label),
+            sentence=_sentence(_clean(item.get("message", ""))),
+            severity=severity,
+            severity_label=SEVERITY_LABELS[severity],
+            first_seen=_day(item.get("first_seen")),
+        ))
+    if previous:
+        when = _moment(previous.get("generated_at")) or "an earlier run"
+        summary = f"Since the previous report ({when}): {new} new, {still} still open, {gone} resolved."
+    else:
+        summary = "No earlier report of this environment in this folder: every finding is new."
+    return HistoryView(
+        summary=summary,
+        previous=_clean(previous.get("file")) if previous and previous.get("file") else None,
+        previous_at=_moment(previous.get("generated_at")) if previous else None,
+        new=new,
+        open=still,
+        resolved=tuple(resolved),
     )

@@ -1,10 +1,12 @@
 """``drift.check`` against real SQLite, PostgreSQL and MariaDB databases.
 
 Every scenario builds a database from one models source and compares it with
-another that differs in exactly one way. Where alembic's autogenerate cannot
-see a difference on a dialect, or sees it as something else, the table below
-says so and the test asserts what really happens (the ``LIMITATION`` comments
-are the raw material of docs/detection.md).
+another that differs in exactly one way. Where a difference cannot be seen on
+a dialect (by alembic's autogenerate or drift's own comparators), or is seen as
+something else, the tables below say so and the test asserts what really
+happens; the ``LIMITATION`` comments are the raw material of docs/detection.md.
+Also here: the example application's round trip, stable ids and order, and the
+read-only, time-limited sessions drift opens.
 """
 
 from __future__ import annotations

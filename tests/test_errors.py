@@ -29,6 +29,8 @@ from scenarios import PRELUDE, Project, isolated_imports, make_project
 PASSWORD = "S3cr3t-pw-9xq"
 TINY = 'metadata = MetaData()\nTable("t", metadata, Column("id", Integer, primary_key=True))\n'
 PRELUDE_LINES = len((PRELUDE + "\n").splitlines())
+# Nothing listens on port 1: the retries of a refused connection need not wait long here.
+QUICK_RETRIES = "retry_backoff = 0.05"
 
 
 @pytest.fixture(autouse=True)
@@ -189,7 +191,10 @@ CASES: dict[str, Case] = {
         "[t] statement_timeout = '0' must be a number of seconds between 0 and 86400",
     ),
     "postgresql unreachable": Case(
-        lambda root: make_project(root, "postgresql://postgres:${DRIFT_TEST_PW}@127.0.0.1:1/postgres", TINY),
+        # A refused connection is retried (connect_retries, default 2) before it fails: still one line.
+        lambda root: make_project(
+            root, "postgresql://postgres:${DRIFT_TEST_PW}@127.0.0.1:1/postgres", TINY, env_lines=QUICK_RETRIES
+        ),
         "environment 't' at postgresql+psycopg://postgres:***@127.0.0.1:1/postgres (host 127.0.0.1, port 1): "
         'cannot connect: connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused',
         environ={"DRIFT_TEST_PW": PASSWORD},
@@ -197,7 +202,8 @@ CASES: dict[str, Case] = {
     "mariadb unreachable": Case(
         lambda root: make_project(
             root, None, TINY,
-            env_lines=f"dialect = mysql\nhost = 127.0.0.1\nport = 1\nuser = root\npassword = {PASSWORD}\ndatabase = x",
+            env_lines=f"dialect = mysql\nhost = 127.0.0.1\nport = 1\nuser = root\npassword = {PASSWORD}\ndatabase = x\n"
+            + QUICK_RETRIES,
         ),
         "environment 't' at mysql+pymysql://root:***@127.0.0.1:1/x (host 127.0.0.1, port 1): cannot connect: "
         "(2003, \"Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)\")",
@@ -381,7 +387,7 @@ def test_process_without_config(tmp_path: Path) -> None:
 
 
 def test_process_with_unreachable_database(tmp_path: Path) -> None:
-    make_project(tmp_path, "postgresql://postgres:${DRIFT_PW}@127.0.0.1:1/postgres", TINY)
+    make_project(tmp_path, "postgresql://postgres:${DRIFT_PW}@127.0.0.1:1/postgres", TINY, env_lines=QUICK_RETRIES)
     done = drift_process("check", "--env", "t", cwd=tmp_path, environ={"DRIFT_PW": PASSWORD})
     assert done.returncode == 2
     assert done.stdout == ""

@@ -34,7 +34,7 @@ from drift.risk import RULES, RiskOptions, assess, fail_threshold, rule, rules_f
 from drift.risk.shapes import parse
 
 #: The only statements an assessment may send (the session is read-only besides).
-READ_ONLY = ("SELECT", "SET", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "DESCRIBE", "PRAGMA")
+READ_ONLY = ("SELECT", "SET", "SAVEPOINT", "RELEASE", "ROLLBACK", "SHOW", "PRAGMA")
 
 
 # ---------------------------------------------------------------------- helpers

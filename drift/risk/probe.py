@@ -103,7 +103,7 @@ class Probe:
     """The rules' window on the live database: bounded queries, catalog facts, the models.
 
     One probe serves one :func:`~drift.risk.assess` call; it caches table
-    sizes and reflected columns, and remembers tables whose queries timed
+    sizes and column names, and remembers tables whose queries timed
     out so that a locked table costs one timeout, not one per rule.
     """
 

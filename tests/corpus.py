@@ -173,7 +173,7 @@ def _computed(md: sa.MetaData, dialect: str) -> sa.Table:
 
 
 def _defaults(md: sa.MetaData, dialect: str) -> sa.Table:
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("created_fn", sa.DateTime, server_default=sa.func.now()),
         sa.Column("created_ts", sa.DateTime, server_default=sa.text("CURRENT_TIMESTAMP")),

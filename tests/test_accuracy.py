@@ -30,6 +30,13 @@ from drift.compare import compare
 
 _MARKS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
 
+pytestmark = [
+    # The corpus's POINT column is a type SQLAlchemy does not know, on purpose.
+    pytest.mark.filterwarnings("ignore:Did not recognize type 'point':sqlalchemy.exc.SAWarning"),
+    # alembic's own note on a changed generated column, which drift reports as a finding.
+    pytest.mark.filterwarnings("ignore:Computed default on .* cannot be modified:UserWarning"),
+]
+
 
 def _param(dialect: str, *values: Any, id: str | None = None) -> Any:
     marks = [_MARKS[dialect]] if dialect in _MARKS else []
@@ -75,7 +82,7 @@ BUILDERS = {"create_all": _create_all, "migration": _migrate}
 
 
 @pytest.fixture(scope="module")
-def corpus_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str, str], sa.Engine]]:
+def corpus_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., sa.Engine]]:
     """``corpus_db(dialect, "create_all" | "migration")``: the corpus database, made once per module."""
     with contextlib.ExitStack() as stack:
         made: dict[tuple[str, str], sa.Engine] = {}
@@ -99,7 +106,7 @@ def _findings(engine: sa.Engine, metadata: sa.MetaData) -> list[tuple[str, str, 
 
 @pytest.mark.parametrize("how", list(BUILDERS))
 @pytest.mark.parametrize("dialect", [_param(d) for d in corpus.DIALECTS])
-def test_corpus_database_has_no_findings(corpus_db: Callable[[str, str], sa.Engine], dialect: str, how: str) -> None:
+def test_corpus_database_has_no_findings(corpus_db: Callable[..., sa.Engine], dialect: str, how: str) -> None:
     assert _findings(corpus_db(dialect, how), corpus.build(dialect)) == []
 
 
@@ -339,10 +346,8 @@ PLANTS: dict[str, Plant] = {
     # ---- generated columns
     "computed_expression_changed": Plant(_computed("computed", "total", "a * b"),
                                          [("modify_computed", "computed", "total")]),
-    "computed_became_plain": Plant(
-        lambda md, d: setattr(md.tables["computed"].c.total, "computed", None) or setattr(
-            md.tables["computed"].c.total, "server_default", None),
-        [("modify_computed", "computed", "total")]),
+    "computed_became_plain": Plant(_column("computed", "total", computed=None, server_default=None),
+                                   [("modify_computed", "computed", "total")]),
     # ---- indexes
     "index_renamed": Plant(_index("indexes", "ix_indexes_name", name="ix_indexes_name_renamed"),
                            [("rename_index", "indexes", "ix_indexes_name_renamed")]),
@@ -409,7 +414,7 @@ def _plant_params() -> list[Any]:
 
 
 @pytest.mark.parametrize(("dialect", "plant_name"), _plant_params())
-def test_planted_change_is_found(corpus_db: Callable[[str, str], sa.Engine], dialect: str, plant_name: str) -> None:
+def test_planted_change_is_found(corpus_db: Callable[..., sa.Engine], dialect: str, plant_name: str) -> None:
     plant = PLANTS[plant_name]
     models = corpus.build(dialect)
     plant.mutate(models, dialect)

@@ -35,6 +35,13 @@ from drift.comparators.defaults import defaults_equal
 from drift.findings import Finding
 
 _MARKS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
+
+pytestmark = [
+    # The corpus's POINT column is a type SQLAlchemy does not know, on purpose.
+    pytest.mark.filterwarnings("ignore:Did not recognize type 'point':sqlalchemy.exc.SAWarning"),
+    # alembic's own note on a changed generated column, which drift reports as a finding.
+    pytest.mark.filterwarnings("ignore:Computed default on .* cannot be modified:UserWarning"),
+]
 DIALECTS = corpus.DIALECTS
 
 
@@ -117,7 +124,6 @@ def test_columns_in_an_expression() -> None:
 # --------------------------------------------------------------------------- defaults_equal
 
 _DIALECTS = {"postgresql": postgresql.dialect(), "mysql": mysql.dialect(), "sqlite": sqlite.dialect()}
-_DIALECTS["mysql"].is_mariadb = True
 
 
 def _equal(dialect: str, type_: Any, models: Any, database: str | None) -> bool:
@@ -378,6 +384,7 @@ def test_a_removed_and_an_added_column_of_one_type_are_a_candidate() -> None:
     candidates = [f for f in result if f.kind == "rename_column_candidate"]
     assert len(candidates) == 1
     candidate = candidates[0]
+    assert candidate.database is not None and candidate.models is not None
     assert candidate.name == "fullname -> full_name"
     assert candidate.database["finding"] == removed.id and candidate.models["finding"] == added.id
     assert "a guess" in candidate.message
@@ -410,7 +417,7 @@ def test_pairs_are_one_to_one_most_similar_names_first() -> None:
         _col("add_column", "t", "nickname", "TEXT"),
         _col("add_column", "t", "full_name", "TEXT"),
     ]
-    names = sorted(f.name for f in annotate_renames(findings) if f.kind == "rename_column_candidate")
+    names = sorted(str(f.name) for f in annotate_renames(findings) if f.kind == "rename_column_candidate")
     assert names == ["fullname -> full_name", "nick -> nickname"]
     assert annotate_renames(list(reversed(findings))) == annotate_renames(findings)
 
@@ -427,7 +434,7 @@ def test_a_removed_and_an_added_table_with_the_same_columns_are_a_candidate() ->
     other = _tab("add_table", "pets", {"id": "INTEGER", "kind": "TEXT"})
     result = annotate_renames([removed, added, other])
     candidates = [f for f in result if f.kind == "rename_table_candidate"]
-    assert [(c.name, c.database["finding"], c.models["finding"]) for c in candidates] == [
+    assert [(c.name, (c.database or {})["finding"], (c.models or {})["finding"]) for c in candidates] == [
         ("person -> people", removed.id, added.id)]
     assert candidates[0].upgrade_code == "op.rename_table('person', 'people')"
 
@@ -474,22 +481,22 @@ def _drifted_corpus(dialect: str) -> sa.MetaData:
     md = corpus.build(dialect)
     children, indexes, parents = md.tables["children"], md.tables["indexes"], md.tables["parents"]
     keys = md.tables["keys_composite"]
-    for c in keys.columns:
-        c.primary_key = c.name == "a"
+    for column in keys.columns:
+        column.primary_key = column.name == "a"
     keys.append_constraint(sa.PrimaryKeyConstraint(keys.c.a, name="pk_keys_composite"))
-    for c in list(children.constraints):
-        if c.name == "ck_children_priority":
-            c.sqltext = sa.text("priority BETWEEN 1 AND 9")
-        elif c.name == "ck_children_kind":
-            c.name = "ck_children_kind_v2"
-        elif c.name == "fk_children_parent":
-            c.name = "fk_children_parent_v2"
-    for c in parents.constraints:
-        if c.name == "uq_parents_code":
-            c.name = "uq_parents_code_v2"
+    for constraint in list(children.constraints):
+        if isinstance(constraint, sa.CheckConstraint) and constraint.name == "ck_children_priority":
+            constraint.sqltext = sa.text("priority BETWEEN 1 AND 9")
+        elif constraint.name == "ck_children_kind":
+            setattr(constraint, "name", "ck_children_kind_v2")
+        elif constraint.name == "fk_children_parent":
+            setattr(constraint, "name", "fk_children_parent_v2")
+    for constraint in parents.constraints:
+        if constraint.name == "uq_parents_code":
+            setattr(constraint, "name", "uq_parents_code_v2")
     for index in indexes.indexes:
         if index.name == "ix_indexes_name":
-            index.name = "ix_indexes_name_v2"
+            setattr(index, "name", "ix_indexes_name_v2")
         if index.name == "ix_indexes_partial":
             index.dialect_kwargs[f"{dialect}_where"] = sa.text("b > 0")
     md.tables["computed"].c.total.computed.sqltext = sa.text("a * b")  # type: ignore[union-attr]
@@ -548,6 +555,10 @@ EXPECTED_LINES = {
 LEFT_AFTER_UPGRADE = {"sqlite": [("add_constraint", "children", "(check: qty >= 0)")]}
 
 
+# SQLite's batch rebuild says so itself: the unnamed check is dropped (see LEFT_AFTER_UPGRADE),
+# and the replaced key's old columns are noted.
+@pytest.mark.filterwarnings("ignore:Unnamed CHECK constraint on reflected table:UserWarning")
+@pytest.mark.filterwarnings("ignore:Table '_alembic_tmp_keys_composite' specifies columns")
 @pytest.mark.parametrize("dialect", [_param(d) for d in DIALECTS])
 def test_autogenerate_writes_every_comparator_and_the_migration_applies(dialect: str, db_url: sa.URL,
                                                                         tmp_path: Path) -> None:

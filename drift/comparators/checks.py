@@ -55,7 +55,7 @@ class _Check:
 
 
 def _reflect_default(autogen_context: AutogenContext, tname: str, schema: str | None) -> list[dict[str, Any]]:
-    return list(autogen_context.inspector.get_check_constraints(tname, schema=schema))
+    return [dict(c) for c in autogen_context.inspector.get_check_constraints(tname, schema=schema)]
 
 
 def _reflect_mysql(autogen_context: AutogenContext, tname: str, schema: str | None) -> list[dict[str, Any]]:

@@ -131,7 +131,7 @@ def _read(text: str | None, dialect: str, coerce: Callable[[Value], Value], *, l
 def _same(a: Value, b: Value) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         return sqltext.render(a) == sqltext.render(b)
-    return a == b
+    return bool(a == b)
 
 
 def defaults_equal(metadata_default: Any, conn_text: str | None, column: Column[Any], dialect: Dialect) -> bool:
@@ -139,9 +139,7 @@ def defaults_equal(metadata_default: Any, conn_text: str | None, column: Column[
     coerce = _coercion(column, dialect)
     split = SPLITTERS.get(dialect.name, _no_split)
     literal = isinstance(metadata_default, DefaultClause) and isinstance(metadata_default.arg, str)
-    md_text = None
-    if isinstance(metadata_default, DefaultClause):
-        md_text = metadata_default.arg if literal else sql_of(metadata_default.arg, dialect)
+    md_text = sql_of(metadata_default.arg, dialect) if isinstance(metadata_default, DefaultClause) else None
     md_main, md_update = split(md_text) if md_text is not None and not literal else (md_text, None)
     conn_main, conn_update = split(conn_text) if conn_text is not None else (None, None)
     if not _same(_read(md_main, dialect.name, coerce, literal=literal),

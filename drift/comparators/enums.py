@@ -49,7 +49,7 @@ def metadata_enums(autogen_context: AutogenContext, schemas: set[str | None]
             for enum in _enum_types(column.type, dialect):
                 schema = enum.schema if enum.schema is not None else table_schema
                 schema = None if schema == default_schema else schema
-                values, columns = found.setdefault((schema, enum.name), (list(enum.enums), []))
+                values, columns = found.setdefault((schema, str(enum.name)), (list(enum.enums), []))
                 columns.append((table_schema, table.name, column.name))
     return found
 
@@ -72,7 +72,8 @@ def compare_enums(autogen_context: AutogenContext, upgrade_ops: UpgradeOps,
         # A type missing altogether comes with its table or column (CREATE TABLE makes it).
         if labels is None or labels == values:
             continue
-        if not autogen_context.run_name_filters(name, "enum", {"schema_name": schema}):
+        # alembic hands the type name through to include_name; "enum" is drift's own.
+        if not autogen_context.run_name_filters(name, "enum", {"schema_name": schema}):  # type: ignore[arg-type]
             continue
         log.info("Detected changed enum %r: %s to %s", name, labels, values)
         found.append(ModifyEnumOp(name, schema=schema, old_values=labels, new_values=values, columns=columns))

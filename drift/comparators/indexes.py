@@ -47,7 +47,7 @@ def compare_index_predicates(
     if keyword is None or conn_table is None or metadata_table is None:
         return PriorityDispatchResult.CONTINUE
     # One query for all tables of the schema (the inspector caches it), not one per table.
-    every = autogen_context.inspector.get_multi_indexes(schema=schema)  # type: ignore[attr-defined]
+    every = autogen_context.inspector.get_multi_indexes(schema=schema)
     reflected = {ix["name"]: ix for ix in every.get((schema, tname), [])}
     # An index alembic already replaces (other columns, uniqueness) needs no second report.
     touched = {op.index_name for op in modify_table_ops.ops if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp))}
@@ -63,7 +63,7 @@ def compare_index_predicates(
         if not autogen_context.run_object_filters(index, name, "index", False, None):
             continue
         log.info("Detected changed predicate of index %r on %r: %s to %s", name, tname, conn_where, md_where)
-        old = _reflected_index(found, conn_table, keyword)
+        old = _reflected_index(dict(found), conn_table, keyword)
         modify_table_ops.ops.append(ops.DropIndexOp.from_index(old))
         modify_table_ops.ops.append(ops.CreateIndexOp.from_index(index))
     return PriorityDispatchResult.CONTINUE
@@ -75,7 +75,7 @@ def _reflected_index(found: dict[str, Any], conn_table: Table, keyword: str) -> 
         for col, expr in zip(found["column_names"], found.get("expressions") or found["column_names"])
     ]
     where = (found.get("dialect_options") or {}).get(keyword)
-    kwargs = {keyword: sa.text(where) if isinstance(where, str) else where} if where is not None else {}
+    kwargs: dict[str, Any] = {keyword: sa.text(where) if isinstance(where, str) else where} if where is not None else {}
     # Built on a copy of the reflected table so the reflected schema is left as alembic saw it.
     holder = conn_table.to_metadata(sa.MetaData())
     expressions = [holder.c[e.name] if isinstance(e, sa.Column) else e for e in expressions]

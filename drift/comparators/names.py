@@ -108,7 +108,7 @@ def pair_renamed_indexes(autogen_context: AutogenContext, modify_table_ops: Modi
 def _rename_op(drop: Any, create: Any, kind: str, schema: str | None, tname: str,
                dialect: Dialect) -> ops.MigrateOperation:
     if isinstance(create, ops.CreateIndexOp):
-        return RenameIndexOp(tname, schema=schema, old_name=_name(drop), new_name=_name(create),
+        return RenameIndexOp(tname, schema=schema, old_name=str(_name(drop)), new_name=str(_name(create)),
                              old_index=drop.to_index() if isinstance(drop, ops.DropIndexOp) else create.to_index(),
                              new_index=create.to_index())
     new = create.to_constraint()

@@ -39,8 +39,10 @@ def compare_primary_key(
     md_name = final_name(md_pk, dialect) if md_columns else None
     conn_name = str(conn_pk.name) if conn_pk.name else None
 
+    # alembic hands the type name through to include_object; "primary_key" is drift's own.
     if md_columns != conn_columns:
-        if not autogen_context.run_object_filters(md_pk, md_name, "primary_key", False, conn_pk):
+        if not autogen_context.run_object_filters(md_pk, md_name, "primary_key", False,  # type: ignore[arg-type]
+                                                  conn_pk):
             return PriorityDispatchResult.CONTINUE
         log.info("Detected changed primary key on %r: %s to %s", tname, conn_columns, md_columns)
         modify_table_ops.ops.append(ModifyPrimaryKeyOp(
@@ -50,7 +52,8 @@ def compare_primary_key(
     elif md_name and conn_name and md_name != conn_name:
         # Only a database that keeps key names (PostgreSQL, SQLite) reports one; MariaDB's
         # are all PRIMARY and reflect as None, so they never get here.
-        if not autogen_context.run_object_filters(md_pk, md_name, "primary_key", False, conn_pk):
+        if not autogen_context.run_object_filters(md_pk, md_name, "primary_key", False,  # type: ignore[arg-type]
+                                                  conn_pk):
             return PriorityDispatchResult.CONTINUE
         log.info("Detected renamed primary key on %r: %r to %r", tname, conn_name, md_name)
         modify_table_ops.ops.append(RenameConstraintOp(

@@ -73,7 +73,7 @@ def _render(upgrade: ops.MigrateOperation, *, batch: bool) -> str:
 
 def _quote(dialect: str, name: str) -> str:
     try:
-        return registry.load(dialect)().identifier_preparer.quote(name)
+        return str(registry.load(dialect)().identifier_preparer.quote(name))
     except Exception:  # an unknown dialect name: the plain name
         return name
 

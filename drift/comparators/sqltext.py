@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 # --------------------------------------------------------------------------- per-dialect spellings
 
@@ -128,7 +128,7 @@ def _unquote_string(literal: str) -> str:
 # --------------------------------------------------------------------------- tree
 
 # A node is a tuple whose first item names its kind; leaves carry plain values.
-Node = tuple
+Node = tuple[Any, ...]
 
 
 def _lit_num(text: str) -> Node:
@@ -332,14 +332,14 @@ class _Parser:
             return ("null",)
         if word == "array" and self.at("op", "["):
             self.next()
-            items: list[Node] = []
+            elements: list[Node] = []
             if not self.at("op", "]"):
-                items.append(self.expression(0))
+                elements.append(self.expression(0))
                 while self.at("op", ","):
                     self.next()
-                    items.append(self.expression(0))
+                    elements.append(self.expression(0))
             self.expect("op", "]")
-            return ("array", tuple(items))
+            return ("array", tuple(elements))
         if word == "cast" and self.at("op", "("):
             self.next()
             inner = self.expression(0)
@@ -540,7 +540,7 @@ def render(node: Node | None) -> str:
 
 
 def _render_str(node: Node) -> str:
-    return "'" + node[1].replace("'", "''") + "'"
+    return "'" + str(node[1]).replace("'", "''") + "'"
 
 
 def _join(items: tuple[Node, ...]) -> str:

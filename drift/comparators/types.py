@@ -38,7 +38,8 @@ Check = Callable[[AutogenContext, str, "str | None", Column[Any], Column[Any]], 
 
 def _mysql_sign(autogen_context: AutogenContext, tname: str, schema: str | None,
                 conn_col: Column[Any], metadata_col: Column[Any]) -> Verdict:
-    impl = metadata_col.type.dialect_impl(autogen_context.dialect)  # type: ignore[arg-type]
+    assert autogen_context.dialect is not None
+    impl = metadata_col.type.dialect_impl(autogen_context.dialect)
     if not (isinstance(conn_col.type, sqltypes.Integer) and isinstance(impl, sqltypes.Integer)):
         return None
     conn_unsigned = bool(getattr(conn_col.type, "unsigned", False))

@@ -211,6 +211,20 @@ def test_a_plugin_can_be_left_out(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_a_users_own_default_comparison_still_comes_first(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    md = sa.MetaData()
+    sa.Table("t", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("at", sa.DateTime, server_default=sa.func.now()))
+    with engine.begin() as conn:
+        md.create_all(conn)
+    with engine.connect() as conn:
+        assert compare(conn, md).findings == ()
+        always = compare(conn, md, compare_server_default=lambda *args: True)
+        assert [(f.kind, f.name) for f in always.findings] == [("modify_default", "at")]
+    engine.dispose()
+
+
 # --------------------------------------------------------------------------- each comparator, both ways
 
 
@@ -237,6 +251,13 @@ CASES: dict[str, Case] = {
         lambda md: sa.Table("c_pk", md, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
                             sa.Column("tenant", sa.Integer, primary_key=True, autoincrement=False)),
         ["modify_primary_key"],
+    ),
+    "primary_key_renamed": Case(
+        lambda md: sa.Table("c_pkn", md, sa.Column("id", sa.Integer, primary_key=True),
+                            sa.PrimaryKeyConstraint("id", name="pk_c_pkn_old")),
+        lambda md: sa.Table("c_pkn", md, sa.Column("id", sa.Integer, primary_key=True),
+                            sa.PrimaryKeyConstraint("id", name="pk_c_pkn_new")),
+        ["rename_constraint"], dialects=("sqlite", "postgresql"),  # MariaDB: every key is PRIMARY
     ),
     "check_expression": Case(
         lambda md: _t("c_ck", md, sa.Column("qty", sa.Integer), sa.CheckConstraint("qty >= 0", name="ck_c_ck_qty")),

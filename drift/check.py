@@ -21,19 +21,28 @@ from .connect import connect, database_info
 from .findings import Report
 from .history import compute_state, graph_from_script_directory, read_current
 from .loading import load_alembic, load_metadata
+from .risk import RiskOptions, assess
 from .suggest import suggest
 
 log = logging.getLogger(__name__)
 
 
-def check(config: Config | str | os.PathLike[str] | None, env: str, *, attribute: bool = True) -> Report:
+def check(
+    config: Config | str | os.PathLike[str] | None,
+    env: str,
+    *,
+    attribute: bool = True,
+    risk: RiskOptions | None = None,
+) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
 
     >>> report = check("config.ini", "prod")      # doctest: +SKIP
     >>> [f.message for f in report.findings]     # doctest: +SKIP
     ['Column users.email exists in the models but not in the database']
 
-    With ``attribute`` (the default) each finding gets its cause from
+    ``risk`` bounds the read-only data queries that measure what each
+    suggested change would do to existing rows (default: config.ini's
+    ``risk_*`` settings). With ``attribute`` (the default) each finding gets its cause from
     scratch builds of the project's migrations (see :mod:`drift.causes`);
     the live database is never written and is closed before they run.
 
@@ -49,6 +58,8 @@ def check(config: Config | str | os.PathLike[str] | None, env: str, *, attribute
     # Built before connecting, so an unsafe scratch_url is refused before prod is touched.
     attributor = Attributor.for_config(config, environment, project, metadata, graph) if attribute else None
 
+    risk_options = (risk or RiskOptions.from_settings(config.settings)).within(environment.statement_timeout)
+
     log.info("checking %s at %s", environment.name, environment.masked_url)
     with connect(environment) as conn:
         info = database_info(conn, environment)
@@ -56,11 +67,15 @@ def check(config: Config | str | os.PathLike[str] | None, env: str, *, attribute
         comparison = compare(
             conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema
         )
+        # End the comparison's transaction: each risk query runs in a short one of its own, and
+        # MariaDB then drops the metadata locks a query took at once instead of at disconnect.
+        conn.rollback()
+        assessed = assess(conn, comparison.findings, metadata=metadata, options=risk_options)
     log.info("%s: %d differences in %d tables", environment.name, len(comparison.findings), comparison.tables_compared)
 
     prefix = config.alembic_command.format(env=env)
     state = compute_state(graph, current, command_prefix=config.alembic_command, env=env)
-    findings, notes = comparison.findings, ()
+    findings, notes = assessed, ()
     if attributor is not None:
         attribution = attributor.attribute(environment, findings, state, command_prefix=prefix)
         findings, notes = attribution.findings, attribution.notes

@@ -22,6 +22,7 @@ from .check import check as run_check
 from .config import Config
 from .errors import DriftError, ReportWriteError
 from .findings import Report
+from .risk import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, fail_threshold
 from .report import EXTENSIONS, FORMATS, options_from_settings, render, write_atomic
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -124,6 +125,24 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     metavar="PATH",
     help="A file, a directory (report_dir by default for html/markdown), or - for stdout.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON, case_sensitive=False),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="Lowest severity that makes the exit status 1; 'never' leaves only 2 (could not check).",
+)
+@click.option(
+    "--deep",
+    is_flag=True,
+    help="Also scan tables above risk_max_rows (default 1,000,000 rows); each query may use the whole statement_timeout.",
+)
+@click.option(
+    "--data-checks/--no-data-checks",
+    default=True,
+    show_default=True,
+    help="Read rows to measure each change's risk; --no-data-checks reads only the catalog.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
 @_debug_option
 @click.pass_context
@@ -134,6 +153,9 @@ def check_command(
     config_path: str | None,
     formats: Sequence[str],
     output: str | None,
+    fail_on: str,
+    deep: bool,
+    data_checks: bool,
     quiet: bool,
     debug: bool,
 ) -> int:
@@ -144,17 +166,19 @@ def check_command(
       drift check --env prod
       drift check --env prod --format json --output -
       drift check --env dev --format html --format markdown   # written to reports/
+      drift check --env prod --fail-on danger   # nightly: only a dangerous change fails
 
-    Exit status: 0 no drift, 1 drift found, 2 could not check.
+    Exit status: 0 no drift (or none at --fail-on's level), 1 drift found, 2 could not check.
     """
     _setup_logging(_debug(ctx), quiet)
     config = Config.load(config_path)
     formats = tuple(dict.fromkeys(formats or ("text",)))
     targets = _targets(config, env_name, formats, output)
     options = options_from_settings(config.settings)
-    report = run_check(config, env_name)
+    risk = RiskOptions.from_settings(config.settings, deep=deep, data_checks=data_checks)
+    report = run_check(config, env_name, risk=risk)
     _emit(report, targets, quiet, options)
-    return EXIT_DRIFT if report.has_drift else EXIT_OK
+    return EXIT_DRIFT if fail_threshold(report.findings, fail_on.lower()) else EXIT_OK
 
 
 def _targets(config: Config, env: str, formats: Sequence[str], output: str | None) -> list[tuple[str, Path | None]]:

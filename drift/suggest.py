@@ -118,7 +118,8 @@ def suggest(
     migration covers what no migration does yet. A change made by hand
     (``out_of_band``) gets no command: adopting or reverting it is a choice,
     left to a review note. ``upgrade_code`` is the code for every finding; it is
-    narrowed to the findings that need the new migration when others are present.
+    narrowed to the findings that need the new migration when others are present,
+    and a risk's backfill code is put before the op it prepares.
     """
     if not findings:
         return None
@@ -147,8 +148,9 @@ def suggest(
         )
     if getattr(state, "status", None) in ("multiple_heads", "unknown_revision"):
         notes.insert(0, "Resolve the migration state first (see Migrations): autogenerate needs the database at one known head.")
-    if len(to_write) != len(findings):
-        upgrade_code = _joined(f.upgrade_code for f in to_write)
+    backfill = any(r.code for f in to_write for r in f.risks)
+    if len(to_write) != len(findings) or backfill:
+        upgrade_code = _joined(_with_backfill(f) for f in to_write)
         downgrade_code = _joined(f.downgrade_code for f in reversed(to_write))
     return SuggestedMigration(
         message=message,
@@ -157,6 +159,11 @@ def suggest(
         downgrade_code=downgrade_code,
         review_notes=tuple(notes),
     )
+
+
+def _with_backfill(finding: Finding) -> str:
+    # A backfill (UPDATE … WHERE col IS NULL) must run before the op, in the same migration.
+    return "\n".join([r.code for r in finding.risks if r.code] + [finding.upgrade_code])
 
 
 def _joined(blocks: Iterable[str]) -> str:

@@ -110,3 +110,20 @@ def test_shell_metacharacters_in_the_message_are_quoted() -> None:
     s = suggest([col("add_column", 'we"ird$`t', "c")], command_prefix=PREFIX)
     assert s is not None
     assert s.commands[0] == f'{PREFIX} revision --autogenerate -m "Add c column to we\\"ird\\$\\`t table"'
+
+
+def test_a_backfill_comes_before_the_op_it_prepares() -> None:
+    from drift.findings import Risk
+
+    backfill = 'op.execute("UPDATE users SET email = \'x\' WHERE email IS NULL")'
+    f = col("modify_nullable", "users", "email", cause="missing_migration", models={"nullable": False},
+            code="op.alter_column('users', 'email', nullable=False)")
+    f = f.replace(risks=(Risk(rule="not_null", severity="danger", summary="3 rows are NULL", code=backfill),))
+    other = col("add_column", "users", "phone", cause="missing_migration", code="op.add_column('users', phone)")
+    s = suggest([f, other], command_prefix=PREFIX, upgrade_code="ignored: lacks the backfill")
+    assert s is not None
+    assert s.upgrade_code.splitlines() == [
+        backfill,
+        "op.alter_column('users', 'email', nullable=False)",
+        "op.add_column('users', phone)",
+    ]

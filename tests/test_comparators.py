@@ -54,9 +54,11 @@ def _param(dialect: str, *values: Any, id: str | None = None) -> Any:
 SAME = [
     # (dialect, as the models write it, as the database gives it back)
     ("postgresql", "priority BETWEEN 1 AND 5", "((priority >= 1) AND (priority <= 5))"),
-    ("postgresql", "kind IN ('a', 'b')", "((kind)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))"),
+    ("postgresql", "kind IN ('a', 'b')",
+     "((kind)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))"),
     ("postgresql", "kind IN ('a', 'b')", "kind IN ('b', 'a')"),
-    ("postgresql", "kind NOT IN ('a', 'b')", "((kind)::text <> ALL ((ARRAY['a'::character varying, 'b'::character varying])::text[]))"),
+    ("postgresql", "kind NOT IN ('a', 'b')",
+     "((kind)::text <> ALL ((ARRAY['a'::character varying, 'b'::character varying])::text[]))"),
     ("postgresql", "length(name) > 0", "(length((name)::text) > 0)"),
     ("postgresql", "active IS true", "(active IS TRUE)"),
     ("postgresql", "now()", "CURRENT_TIMESTAMP"),
@@ -300,8 +302,10 @@ CASES: dict[str, Case] = {
         ["rename_constraint"],
     ),
     "computed": Case(
-        lambda md: _t("c_gen", md, sa.Column("a", sa.Integer), sa.Column("g", sa.Integer, sa.Computed("a + 1", persisted=True))),
-        lambda md: _t("c_gen", md, sa.Column("a", sa.Integer), sa.Column("g", sa.Integer, sa.Computed("a - 1", persisted=True))),
+        lambda md: _t("c_gen", md, sa.Column("a", sa.Integer),
+                      sa.Column("g", sa.Integer, sa.Computed("a + 1", persisted=True))),
+        lambda md: _t("c_gen", md, sa.Column("a", sa.Integer),
+                      sa.Column("g", sa.Integer, sa.Computed("a - 1", persisted=True))),
         ["modify_computed"],
     ),
     "partial_index": Case(
@@ -551,7 +555,8 @@ EXPECTED_LINES = {
         "op.drop_constraint('PRIMARY', 'keys_composite', type_='primary')",
         "op.create_primary_key('pk_keys_composite', 'keys_composite', ['a'])",
         "op.drop_constraint('fk_children_parent', 'children', type_='foreignkey')",
-        "op.create_foreign_key('fk_children_parent_v2', 'children', 'parents', ['parent_id'], ['id'], ondelete='CASCADE')",
+        "op.create_foreign_key('fk_children_parent_v2', 'children', 'parents', ['parent_id'], ['id'], "
+        "ondelete='CASCADE')",
         "op.create_check_constraint('ck_children_kind_v2', 'children', \"kind IN ('a', 'b', 'c')\")",
         "op.execute('ALTER TABLE parents RENAME INDEX uq_parents_code TO uq_parents_code_v2')",
         "op.execute('ALTER TABLE indexes RENAME INDEX ix_indexes_name TO ix_indexes_name_v2')",

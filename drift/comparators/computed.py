@@ -18,6 +18,7 @@ from alembic.operations.ops import ModifyTableOps
 from alembic.runtime.plugins import Plugin
 from alembic.util import PriorityDispatchResult
 from sqlalchemy import Column, Computed, Table
+from sqlalchemy.engine import Dialect
 
 from . import sqltext
 from ._util import sql_of
@@ -26,11 +27,13 @@ from .ops import ModifyComputedOp
 log = logging.getLogger(__name__)
 
 
-def _expression(column: Column[Any], dialect_name: str) -> tuple[str | None, str]:
+def _expression(column: Column[Any], dialect: Dialect) -> tuple[str | None, str]:
+    """(the generated column's SQL as written, its canonical form); (None, "") for a plain column."""
     computed = column.computed if isinstance(column.computed, Computed) else None
     if computed is None:
         return None, ""
-    return str(computed.sqltext), sqltext.canonical(str(computed.sqltext), dialect_name)
+    text = sql_of(computed.sqltext, dialect)
+    return text, sqltext.canonical(text, dialect.name)
 
 
 def compare_computed(
@@ -49,9 +52,8 @@ def compare_computed(
         conn_col = conn_table.c.get(column.name)
         if conn_col is None or (column.computed is None and conn_col.computed is None):
             continue
-        md_text = sql_of(column.computed.sqltext, dialect) if column.computed is not None else None
-        md_canonical = sqltext.canonical(md_text, dialect.name) if md_text is not None else ""
-        conn_text, conn_canonical = _expression(conn_col, dialect.name)
+        md_text, md_canonical = _expression(column, dialect)
+        conn_text, conn_canonical = _expression(conn_col, dialect)
         if md_canonical == conn_canonical:
             continue
         if not autogen_context.run_object_filters(column, column.name, "column", False, conn_col):

@@ -21,6 +21,8 @@ from alembic.autogenerate.render import render_op
 from alembic.operations import ops
 from sqlalchemy.sql.schema import Column, Constraint, Index
 
+from ._util import dialect_name
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -47,10 +49,6 @@ def _quote(autogen_context: AutogenContext, name: str) -> str:
 
 def _execute(autogen_context: AutogenContext, sql: str) -> list[str]:
     return render_op(autogen_context, ops.ExecuteSQLOp(sql))
-
-
-def _dialect_name(autogen_context: AutogenContext) -> str:
-    return autogen_context.dialect.name if autogen_context.dialect is not None else "default"
 
 
 def _sql_literal(value: str) -> str:
@@ -92,7 +90,7 @@ def _render_modify_primary_key(autogen_context: AutogenContext, op: ModifyPrimar
     prefix = _prefix(autogen_context)
     batch = autogen_context._has_batch
     if op.old_columns:
-        old_name = op.old_name or _PRIMARY_KEY_NAMES.get(_dialect_name(autogen_context))
+        old_name = op.old_name or _PRIMARY_KEY_NAMES.get(dialect_name(autogen_context))
         if old_name is None and batch:
             # SQLite: batch mode rebuilds the table, and create_primary_key below replaces
             # an unnamed key; there is nothing to drop by name.
@@ -260,7 +258,7 @@ class RenameIndexOp(ops.MigrateOperation):
 
 def _rename_index_sql(autogen_context: AutogenContext, op: RenameIndexOp) -> str | None:
     old, new = _quote(autogen_context, op.old_name), _quote(autogen_context, op.new_name)
-    renderer = _RENAME_INDEX_SQL.get(_dialect_name(autogen_context))
+    renderer = _RENAME_INDEX_SQL.get(dialect_name(autogen_context))
     return renderer(autogen_context, op, old, new) if renderer else None
 
 
@@ -315,7 +313,7 @@ def _can_rename_in_place(autogen_context: AutogenContext, op: RenameConstraintOp
     if op.old_name is None or op.new_name is None:
         return None
     old, new = _quote(autogen_context, op.old_name), _quote(autogen_context, op.new_name)
-    dialect = _dialect_name(autogen_context)
+    dialect = dialect_name(autogen_context)
     if dialect == "postgresql":
         return f"ALTER TABLE {table} RENAME CONSTRAINT {old} TO {new}"
     if dialect == "mysql" and op.constraint_type == "unique":

@@ -126,9 +126,14 @@ def _column_candidates(findings: Sequence[Finding], dialect: str) -> list[Findin
                         f"{label}.{a.name} in the models have the same type ({type_text}) and nullability. "
                         f"If it is a rename, rename the column (below) instead of dropping {r.name} and "
                         f"adding {a.name}, which loses its data; if not, drop and add as suggested.",
-                upgrade_code=upgrade, downgrade_code=downgrade,
+                upgrade_code=upgrade, downgrade_code=downgrade, cause=_shared_cause(r, a),
             ))
     return candidates
+
+
+def _shared_cause(removed: Finding, added: Finding) -> str:
+    # The guess is as explained as the two findings it pairs, when they agree.
+    return removed.cause if removed.cause == added.cause else "unknown"
 
 
 def _same_columns(database: Mapping[str, Any] | None, models: Mapping[str, Any] | None) -> bool:
@@ -157,7 +162,7 @@ def _table_candidates(findings: Sequence[Finding]) -> list[Finding]:
                         f"rename the table (below; its indexes and constraints keep their names) instead "
                         f"of dropping {r.table} and creating {a.table}, which loses its rows; if not, "
                         "drop and create as suggested.",
-                upgrade_code=upgrade, downgrade_code=downgrade,
+                upgrade_code=upgrade, downgrade_code=downgrade, cause=_shared_cause(r, a),
             ))
     return candidates
 

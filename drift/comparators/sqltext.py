@@ -359,7 +359,7 @@ class _Parser:
 
     def _name(self, first: str) -> Node:
         parts = [first]
-        while self.at("op", ".") and self.peek(1) is not None and self.peek(1).kind in ("word", "id"):  # type: ignore[union-attr]
+        while self.at("op", ".") and getattr(self.peek(1), "kind", None) in ("word", "id"):
             self.next()
             parts.append(self.next().value)
         # table.column: the table is implied by where the expression lives

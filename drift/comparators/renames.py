@@ -105,6 +105,15 @@ def _table_code(schema: str | None, old: str, new: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- candidates
 
 
+def _shared_cause(removed: Finding, added: Finding) -> dict[str, Any]:
+    # The guess is about the two findings it pairs: when they agree on why the database
+    # differs (attribution ran first), so does the guess.
+    if removed.cause != added.cause:
+        return {}
+    detail = removed.cause_detail if removed.cause_detail == added.cause_detail else None
+    return {"cause": removed.cause, "cause_detail": detail}
+
+
 def _column_candidates(findings: Sequence[Finding], dialect: str) -> list[Finding]:
     by_table: dict[tuple[str, str], tuple[list[Finding], list[Finding]]] = {}
     for f in findings:
@@ -126,14 +135,9 @@ def _column_candidates(findings: Sequence[Finding], dialect: str) -> list[Findin
                         f"{label}.{a.name} in the models have the same type ({type_text}) and nullability. "
                         f"If it is a rename, rename the column (below) instead of dropping {r.name} and "
                         f"adding {a.name}, which loses its data; if not, drop and add as suggested.",
-                upgrade_code=upgrade, downgrade_code=downgrade, cause=_shared_cause(r, a),
+                upgrade_code=upgrade, downgrade_code=downgrade, **_shared_cause(r, a),
             ))
     return candidates
-
-
-def _shared_cause(removed: Finding, added: Finding) -> str:
-    # The guess is as explained as the two findings it pairs, when they agree.
-    return removed.cause if removed.cause == added.cause else "unknown"
 
 
 def _same_columns(database: Mapping[str, Any] | None, models: Mapping[str, Any] | None) -> bool:
@@ -162,7 +166,7 @@ def _table_candidates(findings: Sequence[Finding]) -> list[Finding]:
                         f"rename the table (below; its indexes and constraints keep their names) instead "
                         f"of dropping {r.table} and creating {a.table}, which loses its rows; if not, "
                         "drop and create as suggested.",
-                upgrade_code=upgrade, downgrade_code=downgrade, cause=_shared_cause(r, a),
+                upgrade_code=upgrade, downgrade_code=downgrade, **_shared_cause(r, a),
             ))
     return candidates
 

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import click
 
-from . import __version__, secrets
+from . import __version__, archive, secrets
 from .check import check as run_check
 from .config import Config
-from .errors import DriftError, ReportWriteError
+from .errors import CheckTimeoutError, DriftError, ReportWriteError
 from .findings import Report
+from .run import EnvironmentResult, RunResult, environment_names
+from .run import run as run_environments
 from .risk import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, fail_threshold
 from .report import EXTENSIONS, FORMATS, options_from_settings, render, write_atomic
+from .report.render import render_diff, render_run, render_ticket, ticket_max_chars
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 STREAM_FORMATS = ("text", "json")
@@ -54,6 +59,8 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
         debug = _debug(ctx)
         try:
             code = fn(ctx, *args, **kwargs)
+        except click.ClickException:
+            raise  # a usage error: click prints it with the usage line, status 2
         except DriftError as exc:
             if debug:
                 _print_traceback()
@@ -110,7 +117,11 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @cli.command("check")
-@click.option("--env", "env_name", required=True, metavar="NAME", help="Environment (a section of config.ini).")
+@click.option(
+    "--env", "env_names", multiple=True, metavar="NAME",
+    help="Environment (a section of config.ini); repeat to check several in one run.",
+)
+@click.option("--all", "all_envs", is_flag=True, help="Check every environment in config.ini in one run.")
 @_config_option
 @click.option(
     "--format",
@@ -124,6 +135,28 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     "output",
     metavar="PATH",
     help="A file, a directory (report_dir by default for html/markdown), or - for stdout.",
+)
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Keep history in the report folder: JSON and latest copies, findings marked new, still open or resolved "
+         "(always on when several environments are written to a folder).",
+)
+@click.option(
+    "--keep", type=click.IntRange(min=1), metavar="N",
+    help="Keep the newest N report sets of this run in the folder, delete older ones (implies --history).",
+)
+@click.option(
+    "--ticket", "ticket_path", type=click.Path(dir_okay=False), metavar="PATH",
+    help="Also write a short Markdown summary for a ticket body, linking the full HTML report.",
+)
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    help="Stop waiting after this long: environments not finished are reported as timed out (status 2).",
+)
+@click.option(
+    "--progress/--no-progress", default=None,
+    help="A line on stderr as each environment starts and finishes (default: when stderr is a terminal).",
 )
 @click.option(
     "--fail-on",
@@ -149,17 +182,23 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @guarded
 def check_command(
     ctx: click.Context,
-    env_name: str,
+    env_names: Sequence[str],
+    all_envs: bool,
     config_path: str | None,
     formats: Sequence[str],
     output: str | None,
+    history: bool,
+    keep: int | None,
+    ticket_path: str | None,
+    time_limit: float | None,
+    progress: bool | None,
     fail_on: str,
     deep: bool,
     data_checks: bool,
     quiet: bool,
     debug: bool,
 ) -> int:
-    """Compare the models with the database of one environment.
+    """Compare the models with the database of one or more environments.
 
     \b
     Examples:
@@ -167,18 +206,223 @@ def check_command(
       drift check --env prod --format json --output -
       drift check --env dev --format html --format markdown   # written to reports/
       drift check --env prod --fail-on danger   # nightly: only a dangerous change fails
+      drift check --all --format html --format markdown --output reports/ --keep 30 --ticket ticket.md
 
-    Exit status: 0 no drift (or none at --fail-on's level), 1 drift found, 2 could not check.
+    Several environments (--env twice or more, or --all) are checked at the
+    same time and make one report, with a section per environment and, for
+    dev and prod, how prod differs from dev. Written to a folder, such a run
+    keeps history (see --history).
+
+    Exit status: 0 no drift (or none at --fail-on's level), 1 drift found,
+    2 could not check (any environment, for several).
     """
     _setup_logging(_debug(ctx), quiet)
+    if all_envs and env_names:
+        raise click.UsageError("give --env NAME (repeat it for several) or --all, not both")
+    if not all_envs and not env_names:
+        raise click.UsageError("Missing option '--env' (give --env NAME, repeat it for several, or --all).")
     config = Config.load(config_path)
-    formats = tuple(dict.fromkeys(formats or ("text",)))
-    targets = _targets(config, env_name, formats, output)
-    options = options_from_settings(config.settings)
+    names = None if all_envs else tuple(dict.fromkeys(env_names))
+    chosen = environment_names(config, names)
+    several = names is None or len(chosen) > 1
+    fail = fail_on.lower()
     risk = RiskOptions.from_settings(config.settings, deep=deep, data_checks=data_checks)
-    report = run_check(config, env_name, risk=risk)
-    _emit(report, targets, quiet, options)
-    return EXIT_DRIFT if fail_threshold(report.findings, fail_on.lower()) else EXIT_OK
+    show = _progress(progress, quiet)
+    history = history or keep is not None
+
+    if not several and not history and ticket_path is None and time_limit is None and show is None:
+        # One environment, nothing scheduled about it: the one-environment report, exactly as always.
+        formats = tuple(dict.fromkeys(formats or ("text",)))
+        targets = _targets(config, chosen[0], formats, output)
+        options = options_from_settings(config.settings)
+        report = run_check(config, chosen[0], risk=risk)
+        _emit(report, targets, quiet, options)
+        return EXIT_DRIFT if fail_threshold(report.findings, fail) else EXIT_OK
+
+    plan = _plan(config, "all" if names is None else "+".join(chosen), formats, output,
+                 history=history, several=several)
+    if several:
+        result = run_environments(
+            config, names, time_limit=time_limit, on_progress=show, check_options={"risk": risk}
+        )
+    else:
+        result = _run_one(config, chosen[0], time_limit, show, risk)
+    if plan.directory is not None and plan.history:
+        result = archive.mark_run(result, plan.directory, exclude=[p for _, p in plan.targets])
+    _publish(config, result, plan, several=several, quiet=quiet, keep=keep, ticket_path=ticket_path)
+    if any(not e.checked for e in result.environments):
+        return EXIT_ERROR
+    return EXIT_DRIFT if any(fail_threshold(r.findings, fail) for r in result.reports) else EXIT_OK
+
+
+def _progress(enabled: bool | None, quiet: bool) -> Callable[[str, str, EnvironmentResult | None], None] | None:
+    """Progress lines for a long run, on stderr; by default only for a person watching a terminal."""
+    if enabled is None:
+        enabled = not quiet and sys.stderr.isatty()
+    if not enabled:
+        return None
+
+    def show(what: str, name: str, result: EnvironmentResult | None) -> None:
+        if result is None:
+            line = f"drift: {name}: checking"
+        else:
+            took = f" ({result.seconds:.1f} s)" if result.seconds is not None else ""
+            line = f"drift: {name}: {result.summary}{took}"
+        click.echo(secrets.mask(line), err=True)
+
+    return show
+
+
+def _run_one(
+    config: Config, name: str, time_limit: float | None,
+    show: Callable[[str, str, EnvironmentResult | None], None] | None, risk: RiskOptions,
+) -> RunResult:
+    """One environment for a scheduled run: a report, or the one-line error when it could not be checked."""
+    if time_limit is None:
+        if show is not None:
+            show("started", name, None)
+        started = time.monotonic()
+        report = run_check(config, name, risk=risk)
+        outcome = EnvironmentResult(name, "checked", report=report, seconds=time.monotonic() - started)
+        if show is not None:
+            show("finished", name, outcome)
+    else:
+        outcome = run_environments(
+            config, [name], time_limit=time_limit, pair=False, on_progress=show, check_options={"risk": risk}
+        ).environments[0]
+        if outcome.report is None:
+            raise CheckTimeoutError(outcome.reason or "did not finish in time", environment=name)
+    return RunResult(
+        environments=(outcome,),
+        generated_at=outcome.report.generated_at if outcome.report else datetime.now(timezone.utc),
+        tool_version=__version__,
+        name=name,
+        time_limit=time_limit,
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a run's reports go, decided before anything connects."""
+
+    name: str
+    targets: list[tuple[str, Path | None]]
+    directory: Path | None = None
+    history: bool = False
+
+
+def _plan(
+    config: Config, name: str, formats: Sequence[str], output: str | None, *, history: bool, several: bool
+) -> _Plan:
+    """Files or stdout for a run of several environments, or for one with --history / --ticket / --time-limit.
+
+    History is kept when the reports go to a folder and either several
+    environments are checked or --history (or --keep) is given; then the
+    JSON is always written too.
+    """
+    formats = tuple(dict.fromkeys(formats or ("text",)))
+    to_stdout = output == "-" or (output is None and not history and len(formats) == 1 and formats[0] in STREAM_FORMATS)
+    directory: Path | None = None
+    if not to_stdout:
+        if output is None:
+            directory = config.report_dir
+        elif Path(output).is_dir() or output.endswith(("/", "\\")):
+            directory = Path(output)
+    if history and directory is None:
+        raise click.UsageError(
+            "--history and --keep need a folder to keep history in: --output DIR (or report_dir, without --output)"
+        )
+    if directory is None:
+        return _Plan(name, _targets(config, name, formats, output))
+    keeps_history = history or several
+    if keeps_history and "json" not in formats:
+        formats = (*formats, "json")  # the next run reads it to mark what changed
+    moment = datetime.now(timezone.utc)
+    targets: list[tuple[str, Path | None]] = [
+        (fmt, archive.stamped_path(directory, name, moment, EXTENSIONS[fmt])) for fmt in formats
+    ]
+    return _Plan(name, targets, directory, keeps_history)
+
+
+def _publish(
+    config: Config, result: RunResult, plan: _Plan, *, several: bool, quiet: bool, keep: int | None,
+    ticket_path: str | None,
+) -> None:
+    """Render every report (and the ticket) first, then write them all, each atomically; then prune."""
+    options = options_from_settings(config.settings)
+    report_url = archive.check_report_url(config.settings.get("report_url"))
+    ticket_chars = ticket_max_chars(config.settings)
+    main_link = _link(plan.targets, report_url)
+
+    def draw(fmt: str, full_report: str | None) -> str:
+        if several:
+            return render_run(result, fmt, max_chars=options.get("max_chars"), full_report=full_report)
+        assert result.environments[0].report is not None
+        return render(result.environments[0].report, fmt, **options, full_report=full_report)
+
+    outputs: list[tuple[str, Path | None, str]] = [
+        (fmt, path, draw(fmt, main_link[0] if main_link else None)) for fmt, path in plan.targets
+    ]
+    latest: list[tuple[str, Path, str]] = []
+    if plan.history and plan.directory is not None:
+        formats = [fmt for fmt, _ in plan.targets]
+        names = [plan.name] if several else []
+        for fmt in formats:
+            for name in names:
+                latest.append((fmt, archive.latest_path(plan.directory, name, EXTENSIONS[fmt]), draw(fmt, _latest_link(
+                    plan.directory, name, formats, report_url))))
+        # A stable copy per environment, of its own one-environment report (only for those checked this time).
+        for e in result.environments:
+            if e.report is None:
+                continue
+            link = _latest_link(plan.directory, e.name, formats, report_url)
+            for fmt in formats:
+                latest.append((fmt, archive.latest_path(plan.directory, e.name, EXTENSIONS[fmt]),
+                               render(e.report, fmt, **options, full_report=link)))
+    ticket = None
+    if ticket_path is not None:
+        ticket = render_ticket(
+            result, link=main_link[0] if main_link else None, link_label=main_link[1] if main_link else None,
+            max_chars=ticket_chars,
+        )
+
+    written: list[Path] = []
+    for fmt, path, text in outputs:
+        if path is None:
+            if not quiet or fmt == "json":
+                click.echo(text, nl=False)
+        else:
+            written.append(write_atomic(path, text))
+    refreshed = [write_atomic(path, text) for _, path, text in latest]
+    if ticket is not None and ticket_path is not None:
+        written.append(write_atomic(Path(ticket_path), ticket))
+    removed: list[Path] = []
+    if keep is not None and plan.directory is not None:
+        removed = archive.prune(plan.directory, keep, protect=[*written, *refreshed])
+    if quiet or not (written or refreshed):
+        return
+    click.echo(result.verdict if several else result.reports[0].verdict if result.reports else result.verdict)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if refreshed:
+        stems = sorted({p.name.rsplit(".", 1)[0] for p in refreshed})
+        click.echo(f"updated {', '.join(stems)} in {plan.directory}")
+    if removed:
+        click.echo(f"removed {len(removed)} old report file{'s' if len(removed) != 1 else ''} (--keep {keep})")
+
+
+def _link(targets: Sequence[tuple[str, Path | None]], report_url: str | None) -> tuple[str, str] | None:
+    """The full report a Markdown report or ticket points to: the HTML of this run, else its Markdown or JSON."""
+    for wanted in ("html", "markdown", "json"):
+        for fmt, path in targets:
+            if fmt == wanted and path is not None:
+                return archive.report_link(path, report_url), path.name
+    return None
+
+
+def _latest_link(directory: Path, name: str, formats: Sequence[str], report_url: str | None) -> str | None:
+    found = _link([(fmt, archive.latest_path(directory, name, EXTENSIONS[fmt])) for fmt in formats], report_url)
+    return found[0] if found else None
 
 
 def _targets(config: Config, env: str, formats: Sequence[str], output: str | None) -> list[tuple[str, Path | None]]:

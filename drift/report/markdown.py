@@ -114,6 +114,16 @@ def fence(value: object, lang: str = "") -> Markdown:
     return Markdown(f"{marks}{lang}\n{body}\n{marks}")
 
 
+def link(url: object, label: object = None) -> Markdown:
+    """``[label](<url>)``: the label as prose, the address in angle brackets so no character in it ends it early.
+
+    >>> link("https://r.example/a b.html", "a b.html")
+    '[a b.html](<https://r.example/a%20b.html>)'
+    """
+    target = one_line(url).replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
+    return Markdown(f"[{text(label if label is not None else url)}](<{target}>)")
+
+
 def finalize(value: object) -> object:
     """Jinja ``finalize`` for Markdown templates: escape by default, like HTML autoescaping.
 

@@ -98,7 +98,7 @@ def hand_built_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config.ini whose check returns the hand-built example report (no database needed)."""
     config = tmp_path / "config.ini"
     config.write_text("[drift]\nreport_dir = reports\n\n[dev]\ndialect = sqlite\ndatabase = dev.db\n", encoding="utf-8")
-    monkeypatch.setattr(drift.cli, "run_check", lambda config, env: example_report())
+    monkeypatch.setattr(drift.cli, "run_check", lambda config, env, **options: example_report())
     return config
 
 

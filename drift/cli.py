@@ -468,6 +468,72 @@ def _emit(
             click.echo(f"wrote {path}")
 
 
+@cli.command("diff")
+@click.option("--from", "source", required=True, metavar="NAME", help="The environment ahead, usually dev.")
+@click.option("--to", "target", required=True, metavar="NAME", help="The environment to bring level, usually prod.")
+@_config_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "json", "markdown", "text"]), default="text", show_default=True,
+    help="Output format.",
+)
+@click.option("--output", metavar="PATH", help="A file, a directory, or - for stdout (the default).")
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    help="Give up when both checks have not finished after this long (status 2).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
+@_debug_option
+@click.pass_context
+@guarded
+def diff_command(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    config_path: str | None,
+    fmt: str,
+    output: str | None,
+    time_limit: float | None,
+    quiet: bool,
+    debug: bool,
+) -> int:
+    """What the --to environment (prod) lacks or has differently compared with --from (dev), and what brings it level.
+
+    Both are checked against the same models (at the same time), and their
+    findings are compared: the databases themselves are never compared with
+    each other, so dev on SQLite and prod on PostgreSQL work.
+
+    \b
+    Example:
+      drift diff --from dev --to prod
+      drift diff --from staging --to prod --format markdown --output -
+
+    Exit status: 0 the two match (schema and revision), 1 they differ, 2 could not check either.
+    """
+    _setup_logging(_debug(ctx), quiet)
+    if source == target:
+        raise click.UsageError("--from and --to name the same environment; give two")
+    config = Config.load(config_path)
+    environment_names(config, [source, target])
+    targets = _targets(config, f"{source}-vs-{target}", (fmt,), output if output is not None else "-")
+    result = run_environments(config, [source, target], time_limit=time_limit, pair=(source, target))
+    for e in result.environments:
+        if e.report is None:
+            raise DriftError(f"cannot compare {source} and {target}: {e.name} {e.summary}", environment=e.name)
+    assert result.comparison is not None
+    when = result.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = render_diff(result.comparison, fmt, generated_at=when, tool_version=__version__)
+    for _, path in targets:
+        if path is None:
+            if not quiet or fmt == "json":
+                click.echo(text, nl=False)
+        else:
+            write_atomic(path, text)
+            if not quiet:
+                click.echo(result.comparison.verdict)
+                click.echo(f"wrote {path}")
+    return EXIT_DRIFT if result.comparison.has_differences else EXIT_OK
+
+
 @cli.command("envs")
 @_config_option
 @_debug_option

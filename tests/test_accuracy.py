@@ -388,7 +388,7 @@ PLANTS: dict[str, Plant] = {
         [("modify_check", "children", "ck_children_mixed")]),
     "check_unnamed_changed": Plant(
         _constraint("children", None, sqltext="qty > 0"),
-        [("modify_check", "children", "(unnamed check)")],
+        [("modify_check", "children", "(check: qty)")],
         per_dialect={"postgresql": [("modify_check", "children", "children_qty_check")],
                      "mysql": [("modify_check", "children", "CONSTRAINT_1")]}),
     "check_renamed": Plant(_constraint("children", "ck_children_kind", name="ck_children_kind_renamed"),

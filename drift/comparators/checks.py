@@ -163,7 +163,8 @@ def compare_checks(
     def modified(md: _Check, db: _Check) -> None:
         log.info("Detected changed check constraint %r on %r", md.name or db.name, tname)
         emit(ModifyCheckOp(tname, schema=schema, old_name=db.name, old_sqltext=db.sqltext, new_name=md.name,
-                           new_sqltext=md.sqltext, old_canonical=db.canonical, new_canonical=md.canonical))
+                           new_sqltext=md.sqltext, old_canonical=db.canonical, new_canonical=md.canonical,
+                           columns=sorted(md.columns | db.columns)))
 
     # 1. by name
     by_name = {c.name: c for c in conn if c.name}

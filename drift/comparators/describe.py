@@ -76,8 +76,10 @@ def _primary_key(op: ModifyPrimaryKeyOp, dialect: Dialect) -> Fields:
 def _check(op: ModifyCheckOp, dialect: Dialect) -> Fields:
     label = _label(op.table_name, op.schema)
     name = op.name
+    # Unnamed on both sides (SQLite): the columns it reads make a stable identity.
+    identity = name or f"(check: {', '.join(op.columns)})"
     return dict(
-        kind="modify_check", table=op.table_name, schema=op.schema, name=name or "(unnamed check)",
+        kind="modify_check", table=op.table_name, schema=op.schema, name=identity,
         object_type="check_constraint",
         models={"name": op.new_name, "sqltext": op.new_sqltext, "normalized": op.new_canonical},
         database={"name": op.old_name, "sqltext": op.old_sqltext, "normalized": op.old_canonical},

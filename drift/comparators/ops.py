@@ -118,7 +118,8 @@ class ModifyCheckOp(ops.MigrateOperation):
     drift_kind = "modify_check"
 
     def __init__(self, table_name: str, *, schema: str | None, old_name: str | None, old_sqltext: str,
-                 new_name: str | None, new_sqltext: str, old_canonical: str = "", new_canonical: str = "") -> None:
+                 new_name: str | None, new_sqltext: str, old_canonical: str = "", new_canonical: str = "",
+                 columns: Sequence[str] = ()) -> None:
         self.table_name = table_name
         self.schema = schema
         self.old_name = old_name
@@ -127,6 +128,7 @@ class ModifyCheckOp(ops.MigrateOperation):
         self.new_sqltext = new_sqltext
         self.old_canonical = old_canonical
         self.new_canonical = new_canonical
+        self.columns = tuple(columns)  # the columns the check reads, sorted
 
     @property
     def name(self) -> str | None:
@@ -135,7 +137,8 @@ class ModifyCheckOp(ops.MigrateOperation):
     def reverse(self) -> ModifyCheckOp:
         return ModifyCheckOp(self.table_name, schema=self.schema, old_name=self.new_name,
                              old_sqltext=self.new_sqltext, new_name=self.old_name, new_sqltext=self.old_sqltext,
-                             old_canonical=self.new_canonical, new_canonical=self.old_canonical)
+                             old_canonical=self.new_canonical, new_canonical=self.old_canonical,
+                             columns=self.columns)
 
     def to_diff_tuple(self) -> tuple[Any, ...]:
         return ("modify_check", self.schema, self.table_name, self.name, self.old_sqltext, self.new_sqltext)

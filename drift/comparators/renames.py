@@ -122,7 +122,7 @@ def _column_candidates(findings: Sequence[Finding], dialect: str) -> list[Findin
             (removed if f.kind == "remove_column" else added).append(f)
     candidates = []
     for (_, table), (removed, added) in sorted(by_table.items()):
-        for r, a in _pair(removed, added, lambda r, a: compatible(r.database, a.models)):
+        for r, a in _pair(removed, added, lambda r, a: compatible(r.database, a.models) and _causes_agree(r, a)):
             label = f"{r.qualified_table}"
             upgrade, downgrade = _column_code(dialect, table, r.schema, r.name or "", a.name or "")
             type_text = (a.models or {}).get("type")
@@ -155,7 +155,7 @@ def _table_candidates(findings: Sequence[Finding]) -> list[Finding]:
             (removed if f.kind == "remove_table" else added).append(f)
     candidates = []
     for _, (removed, added) in sorted(by_schema.items()):
-        for r, a in _pair(removed, added, lambda r, a: _same_columns(r.database, a.models)):
+        for r, a in _pair(removed, added, lambda r, a: _same_columns(r.database, a.models) and _causes_agree(r, a)):
             upgrade, downgrade = _table_code(r.schema, r.table, a.table)
             candidates.append(Finding(
                 kind="rename_table_candidate", table=a.table, schema=a.schema, name=f"{r.table} -> {a.table}",

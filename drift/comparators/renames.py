@@ -105,6 +105,12 @@ def _table_code(schema: str | None, old: str, new: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- candidates
 
 
+def _causes_agree(removed: Finding, added: Finding) -> bool:
+    # A rename is one event: both halves come from the same missing migration or the same
+    # hand-made change. A hand-added column beside a model change is two events, not a rename.
+    return removed.cause == added.cause or "unknown" in (removed.cause, added.cause)
+
+
 def _shared_cause(removed: Finding, added: Finding) -> dict[str, Any]:
     # The guess is about the two findings it pairs: when they agree on why the database
     # differs (attribution ran first), so does the guess.

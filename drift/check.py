@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .causes import Attributor
 from .compare import compare
+from .comparators.renames import annotate_renames
 from .config import Config
 from .connect import connect, database_info
 from .findings import Report
@@ -79,6 +80,8 @@ def check(
     if attributor is not None:
         attribution = attributor.attribute(environment, findings, state, command_prefix=prefix)
         findings, notes = attribution.findings, attribution.notes
+    # After attribution: a guess pairs two findings and takes their cause; it is no layer's difference.
+    findings = annotate_renames(findings, dialect=info.dialect)
     migration = suggest(
         findings,
         command_prefix=prefix,

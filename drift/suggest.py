@@ -123,6 +123,10 @@ def suggest(
     """
     if not findings:
         return None
+    # A rename guess is advice beside the findings it pairs, not a change of its own.
+    findings = [f for f in findings if not f.kind.endswith("_candidate")]
+    if not findings:
+        return None
     to_write = [f for f in findings if f.cause in NEEDS_MIGRATION]
     pending = [f for f in findings if f.cause == "pending_migration"]
     by_hand = [f for f in findings if f.cause == "out_of_band"]

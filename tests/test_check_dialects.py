@@ -508,7 +508,11 @@ MANY_DIFFERENCES_MODELS_REORDERED = "metadata = MetaData()\n" + NEW_TABLES + sch
 MANY_DIFFERENCES_ORDER = [
     ("add_column", "alpha", "new"),
     ("remove_column", "alpha", "old"),
+    # old and new share type and nullability: reported as a guess beside the pair.
+    ("rename_column_candidate", "alpha", "old -> new"),
     ("add_table", "beta", None),
+    # zeta (database) and beta (models) have the same columns: a table rename guess.
+    ("rename_table_candidate", "beta", "zeta -> beta"),
     ("add_column", "item", "color"),
     ("modify_type", "item", "name"),
     ("remove_index", "item", "ix_item_name"),

@@ -156,7 +156,7 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--progress/--no-progress", default=None,
-    help="A line on stderr as each environment starts and finishes (default: when stderr is a terminal).",
+    help="A line on stderr as each environment starts and finishes (default: for several, on a terminal).",
 )
 @click.option(
     "--fail-on",
@@ -227,7 +227,7 @@ def check_command(
     several = names is None or len(chosen) > 1
     fail = fail_on.lower()
     risk = RiskOptions.from_settings(config.settings, deep=deep, data_checks=data_checks)
-    show = _progress(progress, quiet)
+    show = _progress(progress, quiet, several)
     history = history or keep is not None
 
     if not several and not history and ticket_path is None and time_limit is None and show is None:
@@ -255,10 +255,12 @@ def check_command(
     return EXIT_DRIFT if any(fail_threshold(r.findings, fail) for r in result.reports) else EXIT_OK
 
 
-def _progress(enabled: bool | None, quiet: bool) -> Callable[[str, str, EnvironmentResult | None], None] | None:
-    """Progress lines for a long run, on stderr; by default only for a person watching a terminal."""
+def _progress(
+    enabled: bool | None, quiet: bool, several: bool
+) -> Callable[[str, str, EnvironmentResult | None], None] | None:
+    """Progress lines on stderr: by default for a run of several environments watched on a terminal."""
     if enabled is None:
-        enabled = not quiet and sys.stderr.isatty()
+        enabled = several and not quiet and sys.stderr.isatty()
     if not enabled:
         return None
 

@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -340,6 +340,9 @@ def _plan(
     if keeps_history and "json" not in formats:
         formats = (*formats, "json")  # the next run reads it to mark what changed
     moment = datetime.now(timezone.utc)
+    # Two runs within one second would share a name, and the second would replace the first: old reports are kept.
+    while any(archive.stamped_path(directory, name, moment, EXTENSIONS[fmt]).exists() for fmt in formats):
+        moment += timedelta(seconds=1)
     targets: list[tuple[str, Path | None]] = [
         (fmt, archive.stamped_path(directory, name, moment, EXTENSIONS[fmt])) for fmt in formats
     ]

@@ -27,7 +27,7 @@ import dbs
 from drift.cli import cli
 from scenarios import REPO, engine_for, render_url, use_example_models
 
-ALEMBIC_INI = f"""\
+ALEMBIC_INI = """\
 [alembic]
 script_location = %(here)s/alembic
 path_separator = os

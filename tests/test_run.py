@@ -139,6 +139,17 @@ def test_an_unreachable_environment_is_reported_and_the_others_still_checked(dev
     assert PASSWORD not in text_result.output
 
 
+def test_progress_retries_and_debug_logs_never_show_the_password(dev_prod: Fleet) -> None:
+    dev_prod.write_config(extra=f"[billing]\nurl = postgresql://app:{PASSWORD}@127.0.0.1:{closed_port()}/billing\n"
+                                "connect_retries = 1\nretry_backoff = 0.1\n")
+    result = dev_prod.invoke("check", "--all", "--progress", "--debug", "--format", "json", "--output", "-")
+    assert result.exit_code == 2
+    assert "environment 'billing': cannot connect (" in result.stderr and "retrying in 0.1 s" in result.stderr
+    assert "drift: billing: could not be reached: environment 'billing' at postgresql+psycopg://app:***@" \
+        in result.stderr
+    assert PASSWORD not in result.output
+
+
 def test_a_broken_section_fails_only_its_environment(dev_prod: Fleet) -> None:
     dev_prod.write_config(extra="[staging]\nurl = postgresql://app:${STAGING_PW}@db/app\n")
     result = run(dev_prod.config_path, None)

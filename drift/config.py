@@ -88,6 +88,8 @@ class Config:
     sections: Mapping[str, Mapping[str, str]] = field(repr=False)
     settings: Mapping[str, str] = field(default_factory=dict, repr=False)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Sections named ``drift:…`` (``[drift:ignore]``…), as written: keys keep their case, no ``${VAR}``.
+    drift_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def root(self) -> Path:
@@ -132,8 +134,13 @@ class Config:
         model_modules = tuple(_split_list(drift.get("model_modules", default_modules)))
 
         sections: dict[str, dict[str, str]] = {}
+        reserved: dict[str, dict[str, str]] = {}
         for section in parser.sections():
-            if section == DRIFT_SECTION or section.startswith(DRIFT_SECTION + ":"):
+            if section.startswith(DRIFT_SECTION + ":"):
+                # Patterns such as Users.Legacy_* are case-sensitive: not through _section's lower().
+                reserved[section] = dict(parser.items(section))
+                continue
+            if section == DRIFT_SECTION:
                 continue
             raw = _section(parser, section)
             if "url" not in raw and "dialect" not in raw:
@@ -150,6 +157,7 @@ class Config:
             sections=sections,
             settings=drift,
             environ=dict(environ),
+            drift_sections=reserved,
         )
 
 

@@ -38,6 +38,16 @@ KINDS = (
     "remove_fk",
     "add_table_comment",
     "remove_table_comment",
+    # drift's own comparators (drift.comparators): what alembic misses.
+    "modify_primary_key",
+    "modify_check",
+    "modify_enum",
+    "modify_computed",
+    "rename_index",
+    "rename_constraint",
+    # Guesses that pair two findings above (drift.comparators.renames).
+    "rename_column_candidate",
+    "rename_table_candidate",
 )
 
 

@@ -28,6 +28,12 @@ _VERBS = {
     "remove_fk": "Drop foreign key {name} on {table}",
     "add_table_comment": "Change comment of {table} table",
     "remove_table_comment": "Drop comment of {table} table",
+    "modify_primary_key": "Change primary key of {table}",
+    "modify_check": "Change check constraint {name} on {table}",
+    "modify_enum": "Change values of enum {name}",
+    "modify_computed": "Change expression of computed column {table}.{name}",
+    "rename_index": "Rename index to {name} on {table}",
+    "rename_constraint": "Rename constraint to {name} on {table}",
 }
 
 MAX_MESSAGE = 72

@@ -330,7 +330,7 @@ _stopping: list[threading.Thread] = []
 
 # What removing a scratch database sends: a stopped check must still be allowed to clean up.
 _CLEANUP = re.compile(
-    r"^\s*(DROP\s+DATABASE|KILL\s+CONNECTION|ROLLBACK|SET\s+SESSION\s+lock_wait_timeout"
+    r"^\s*(DROP\s+DATABASE|KILL\s+CONNECTION|ROLLBACK|SET\s+statement_timeout|SET\s+SESSION\s+lock_wait_timeout"
     r"|SELECT\s+ID\s+FROM\s+information_schema\.PROCESSLIST)",
     re.IGNORECASE,
 )

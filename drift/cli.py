@@ -293,7 +293,9 @@ def _run_one(
             config, [name], time_limit=time_limit, pair=False, on_progress=show, check_options={"risk": risk}
         ).environments[0]
         if outcome.report is None:
-            raise CheckTimeoutError(outcome.reason or "did not finish in time", environment=name)
+            if outcome.status == "timed_out":
+                raise CheckTimeoutError(f"environment {name!r}: {outcome.reason}", environment=name)
+            raise DriftError(outcome.reason or outcome.summary, environment=name)
     return RunResult(
         environments=(outcome,),
         generated_at=outcome.report.generated_at if outcome.report else datetime.now(timezone.utc),

@@ -268,7 +268,7 @@ def test_time_limit_through_the_cli(dev_prod: Fleet, monkeypatch: pytest.MonkeyP
     assert (prod["status"], prod["reason"]) == ("timed_out", "the time limit of 1 s expired before it finished")
     single = dev_prod.invoke("check", "--env", "prod", "--time-limit", "1")
     assert single.exit_code == 2
-    assert single.stderr == "drift: error: the time limit of 1 s expired before it finished\n"
+    assert single.stderr == "drift: error: environment 'prod': the time limit of 1 s expired before it finished\n"
 
 
 def test_progress_lines_go_to_stderr(dev_prod: Fleet) -> None:

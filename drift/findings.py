@@ -12,7 +12,10 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from .policy import PolicyResult
 
 #: Bumped when a field of the JSON document changes meaning or disappears.
 SCHEMA_VERSION = 1
@@ -201,6 +204,9 @@ class Report:
     state: Any = field(default=None, compare=False)  # drift.history.MigrationState
     notes: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
+    #: What ignore rules and accepted drift took out of ``findings`` (counted there, not dropped);
+    #: None when no rule or acceptance applies to this environment.
+    policy: PolicyResult | None = None
 
     @property
     def has_drift(self) -> bool:
@@ -212,13 +218,21 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        """One line: ``3 differences in 2 tables`` or ``No drift in 12 tables``."""
+        """One line: ``3 differences in 2 tables`` or ``No drift in 12 tables``.
+
+        With ignored or accepted findings it says how many, so a clean verdict never hides them:
+        ``2 differences in 1 table (3 ignored by rules, 1 accepted)``.
+        """
+        aside = self.policy.summary if self.policy is not None else ""
         if not self.findings:
-            return f"No drift: the database matches the models ({_count(self.tables_compared, 'table')} compared)"
+            compared = f"{_count(self.tables_compared, 'table')} compared"
+            if self.policy is not None and self.policy.hidden:
+                return f"No drift apart from what is ignored or accepted ({aside}; {compared})"
+            return f"No drift: the database matches the models ({compared})" + (f"; {aside}" if aside else "")
         return (
             f"{_count(len(self.findings), 'difference')} in "
             f"{_count(len(self.tables_with_drift), 'table')}"
-        )
+        ) + (f" ({aside})" if aside else "")
 
     def counts_by_kind(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -261,6 +275,8 @@ class Report:
             "migration": _plain(dataclasses.asdict(self.migration)) if self.migration else None,
             "migration_state": _plain(self.state) if self.state is not None else None,
             "notes": list(self.notes),
+            # Only with a policy, so the JSON of a project without one is unchanged.
+            **({"policy": self.policy.to_dict()} if self.policy is not None else {}),
             **{k: _plain(v) for k, v in sorted(self.extras.items())},
         }
 

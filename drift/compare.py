@@ -10,6 +10,7 @@ op class. Suggested ``op.`` code is rendered by alembic's own renderer.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -75,9 +76,13 @@ def compare(connection: Connection, metadata: MetaData, **opts: Any) -> Comparis
     )
 
 
+_RENDER_LOCK = threading.Lock()
+
+
 def render_ops(container: ops.OpContainer, context: MigrationContext, *, batch: bool) -> str:
     """Python code for an op container, exactly as ``alembic revision --autogenerate`` writes it."""
-    with warnings.catch_warnings(record=True) as caught:
+    # catch_warnings swaps process-wide state: one thread at a time (a run checks several at once).
+    with _RENDER_LOCK, warnings.catch_warnings(record=True) as caught:
         # alembic warns (on stderr, with its file path) when it renders a drop of an unnamed
         # constraint; the finding's review note says the same, so the warning goes to the debug log.
         warnings.simplefilter("always")

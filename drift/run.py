@@ -22,17 +22,15 @@ stop every check the same way before the run gives up.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import queue
 import re
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -45,6 +43,7 @@ from .errors import AlembicConfigError, CheckTimeoutError, ConfigError, ConnectE
 from .findings import SCHEMA_VERSION, Report
 from .history import RevisionGraph, graph_from_script_directory
 from .loading import load_alembic, load_metadata
+from .signals import terminate_raises
 
 log = logging.getLogger(__name__)
 
@@ -391,7 +390,7 @@ def _run_threads(
             _notify(on_progress, "started", name, None)
 
     try:
-        with _terminate_raises():
+        with terminate_raises():
             start_more()
             while len(results) < len(names):
                 wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
@@ -478,22 +477,3 @@ def _with_seconds(result: EnvironmentResult, seconds: float) -> EnvironmentResul
     return EnvironmentResult(result.name, result.status, result.report, result.reason, seconds)
 
 
-@contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """SIGTERM becomes KeyboardInterrupt while the run waits, so the checks are stopped and cleaned up.
-
-    Only the main thread may install a handler; called from any other (a
-    server, a serverless runtime), the run leaves signals to its host.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"terminated by signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

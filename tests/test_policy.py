@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 import drift
 from drift.config import Config
 from drift.errors import ConfigError, DriftError
-from drift.findings import Finding, Report
+from drift.findings import Finding, Report, SuggestedMigration
 from drift.policy import (
     EVERY_ENVIRONMENT,
     Acceptance,
@@ -46,7 +46,8 @@ TODAY = date(2025, 6, 1)
 def finding(kind: str, table: str, name: str | None = None, *, schema: str | None = None,
             object_type: str | None = None) -> Finding:
     if object_type is None:
-        object_type = "column" if "column" in kind or kind.startswith("modify_") else "index" if "index" in kind else "table"
+        column = "column" in kind or kind.startswith("modify_")
+        object_type = "column" if column else "index" if "index" in kind else "table"
     return Finding(kind=kind, table=table, name=name, schema=schema, object_type=object_type,
                    message=f"{kind} {table}{'.' + name if name else ''}")
 
@@ -122,7 +123,8 @@ def test_a_kind_drift_never_reports_is_a_warning(caplog: pytest.LogCaptureFixtur
         assert rule("remove_idx users.*").kind == "remove_idx"
         assert rule("modify_* users.*").kind == "modify_*"
         assert rule("modify_enum *").kind == "modify_enum"  # a kind of drift's own comparators
-    assert [r.getMessage().split(" matches")[0] for r in caplog.records] == ["[drift:ignore] remove_idx users.*: 'remove_idx'"]
+    assert [r.getMessage().split(" matches")[0] for r in caplog.records] == [
+        "[drift:ignore] remove_idx users.*: 'remove_idx'"]
 
 
 def test_parse_rules_reads_the_global_and_environment_sections_only() -> None:
@@ -139,7 +141,8 @@ def test_parse_rules_reads_the_global_and_environment_sections_only() -> None:
 
 
 def test_a_rule_section_for_an_unknown_environment_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"^\[drift:ignore:prdo\] names no environment in config.ini; known environments: dev, prod$"):
+    unknown = r"^\[drift:ignore:prdo\] names no environment in config.ini; known environments: dev, prod$"
+    with pytest.raises(ConfigError, match=unknown):
         parse_rules({"drift:ignore:prdo": {"x": "y"}}, ["prod", "dev"])
     with pytest.raises(ConfigError, match=r"^\[drift:ignores\] is not a section drift reads"):
         parse_rules({"drift:ignores": {"x": "y"}}, ["prod"])
@@ -265,7 +268,8 @@ def test_an_acceptance_holds_up_to_and_including_its_expiry_date(today: date, ac
         assert result.summary == "1 acceptance expired"
         assert result.notes == (
             f"Acceptance expired on 2025-08-30: modify_type users.email ({EMAIL.id}), accepted by alice for prod "
-            f"(widened by the DBA), is reported again; fix it, or renew it with drift accept --env prod --id {EMAIL.id}.",
+            f"(widened by the DBA), is reported again; fix it, or renew it with "
+            f"drift accept --env prod --id {EMAIL.id}.",
         )
 
 
@@ -335,6 +339,36 @@ def test_a_report_without_a_policy_is_unchanged() -> None:
     report = build_report(list(FINDINGS))
     assert report.policy is None and "policy" not in report.to_dict()
     assert report.verdict == "4 differences in 2 tables"
+
+
+def test_the_suggested_code_leaves_out_what_the_policy_set_aside() -> None:
+    def coded(f: Finding) -> Finding:
+        return f.replace(upgrade_code=f"up {f.name or f.table}", downgrade_code=f"down {f.name or f.table}")
+
+    findings = [coded(f) for f in FINDINGS]
+    guess = finding("rename_column_candidate", "users", "legacy_code -> nickname").replace(upgrade_code="rename")
+    migration = SuggestedMigration(message="m", commands=("alembic revision --autogenerate -m m",),
+                                   upgrade_code="all", downgrade_code="all down", review_notes=("first",))
+
+    nothing = apply_policy(findings, [], [], environment="prod", today=TODAY)
+    assert nothing.migration_code(findings, "all", "all down") == ("all", "all down")
+    assert nothing.review_note is None and nothing.with_review_note(migration) is migration
+
+    result = apply_policy(findings, [rule("audit_*")], [entry(EMAIL)], environment="prod", today=TODAY)
+    assert result.migration_code([*result.kept, guess], "all", "all down") == (
+        "up nickname\nup legacy_code", "down legacy_code\ndown nickname")
+    note = ("Left out of the code above: 1 difference ignored by rules and 1 accepted; alembic revision "
+            "--autogenerate still writes their ops, so delete those from the new file before upgrading.")
+    assert result.review_note == note
+    noted = result.with_review_note(migration)
+    assert noted is not None and noted.review_notes == ("first", note)
+    pending_only = SuggestedMigration(message="m", commands=("alembic upgrade head",), upgrade_code="",
+                                      downgrade_code="")
+    assert result.with_review_note(pending_only) is pending_only and result.with_review_note(None) is None
+
+    accepted_only = apply_policy(findings, [], [entry(EMAIL), entry(NICK)], environment="prod", today=TODAY)
+    assert accepted_only.review_note is not None
+    assert accepted_only.review_note.startswith("Left out of the code above: 2 accepted differences; ")
 
 
 # --------------------------------------------------------------------------- the accepted-drift file
@@ -409,13 +443,15 @@ def _doc(**changes: Any) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"schema_version": 1, "entries": [}', r"^x\.json is not valid JSON \(line 1, column 35: .*\); fix it or restore"),
+        ('{"schema_version": 1, "entries": [}',
+         r"^x\.json is not valid JSON \(line 1, column 35: .*\); fix it or restore"),
         ("[]", r'must be a JSON object with "schema_version" and a list of "entries"'),
         ('{"schema_version": 2, "entries": []}', r"has schema_version 2; this drift reads version 1"),
         (_doc(owner=" "), r"^x\.json entry 1 \(modify_type-\w+\) needs owner as non-empty text$"),
         (_doc(reason=...), r"entry 1 \(modify_type-\w+\) needs reason"),
         (_doc(id=...), r"entry 1 \(no id\) needs id"),
-        (_doc(expires="30/08/2025"), r"entry 1 \(modify_type-\w+\) expires = '30/08/2025' is not a date; write it as YYYY-MM-DD"),
+        (_doc(expires="30/08/2025"),
+         r"entry 1 \(modify_type-\w+\) expires = '30/08/2025' is not a date; write it as YYYY-MM-DD"),
         (_doc(accepted_on=None), r"accepted_on = None is not a date"),
         (_doc(table=3), r"table must be text or null"),
         ('{"schema_version": 1, "entries": ["x"]}', r"entry 1 is not an object"),
@@ -494,7 +530,8 @@ def test_accept_refuses_unknown_ignored_and_guessed_findings(config: Config) -> 
             rf"^no finding add_column-0000000000 in prod; findings there: {NICK.id}, {EMAIL.id}, {LEGACY.id}$")):
         accept(config, "prod", [EMAIL.id, "add_column-0000000000"], "r", "o", date(2025, 8, 30), report=report,
                today=TODAY)
-    with pytest.raises(ConfigError, match=rf"^{AUDIT.id} is ignored in prod by \[drift:ignore\] audit_\* \(audit trigger\)"):
+    ignored = rf"^{AUDIT.id} is ignored in prod by \[drift:ignore\] audit_\* \(audit trigger\)"
+    with pytest.raises(ConfigError, match=ignored):
         accept(config, "prod", [AUDIT.id], "r", "o", date(2025, 8, 30), report=report, today=TODAY)
     with pytest.raises(ConfigError, match=r"is a rename guess, not a difference"):
         accept(config, "prod", ["rename_column_candidate-0123456789"], "r", "o", date(2025, 8, 30), report=report,

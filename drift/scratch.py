@@ -20,6 +20,13 @@ usually reads config.ini and could reach a real environment). When env.py is
 used, every new database connection other than the scratch one is blocked
 while it runs.
 
+Histories that do not start from an empty database (Alembic adopted after the
+tables existed) need a *baseline*: a declarative Base or MetaData
+(``scratch_baseline = package.module:Base``) or a schema dump
+(``scratch_baseline_sql = baseline.sql``) built into the empty scratch
+database first, then stamped at ``scratch_baseline_revision`` (default: the
+history's base) so that the migrations after it run on top.
+
 >>> target = scratch_target(environment)              # doctest: +SKIP
 >>> with scratch_database(target) as scratch:         # doctest: +SKIP
 ...     with scratch.engine.connect() as conn:
@@ -29,8 +36,10 @@ while it runs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import re
 import secrets as _random
 import shutil
 import signal
@@ -39,21 +48,22 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, NamedTuple
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from . import secrets
 from .config import Environment, mask_url
-from .errors import ConfigError, DriftError
+from .errors import ConfigError, DriftError, ModelsError
 from .history import read_current
-from .loading import AlembicProject
+from .loading import AlembicProject, _import, _project_on_path
 
 log = logging.getLogger(__name__)
 
@@ -501,6 +511,498 @@ def _failing_revision(exc: BaseException, project: AlembicProject) -> str | None
         if rev is not None:
             found = rev
     return found
+
+
+# --------------------------------------------------------------------------- baselines
+
+#: ``baseline.<name>.sql`` beside a configured ``baseline.sql`` wins for these dialect families.
+DUMP_DIALECTS = {"sqlite": ("sqlite",), "postgresql": ("postgresql",), "mysql": ("mysql", "mariadb")}
+
+
+class BaselineConfigError(ScratchError, ConfigError):
+    """A ``scratch_baseline*`` setting is malformed or names nothing usable, or a dump would leave the scratch db."""
+
+
+class BaselineError(ScratchError):
+    """The baseline could not be built into a scratch database."""
+
+
+class Statement(NamedTuple):
+    """One statement of a SQL script: the line it starts on, its text and where it stands in the script."""
+
+    line: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SqlScript:
+    """A schema dump read for one dialect family, split into statements, checked to stay in the scratch database."""
+
+    name: str  # as config.ini names it (relative), for messages
+    family: str
+    text: str = field(repr=False)
+    statements: tuple[Statement, ...] = field(repr=False)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The schema a project's migrations start from, built into every scratch database before they run.
+
+    One of ``metadata`` (``scratch_baseline = package.module:Base``) and
+    ``sql`` (``scratch_baseline_sql``, anchored at config.ini's folder) is
+    set. ``revision`` is what the scratch database is stamped at afterwards,
+    so the migrations after it run; ``None`` means the history's base, so all
+    of them run on top of the baseline.
+
+    >>> baseline = resolve_baseline(environment, config.settings, config.root)   # doctest: +SKIP
+    >>> baseline.described                                                      # doctest: +SKIP
+    'scratch_baseline = app.initial_models:Base in [drift]'
+    """
+
+    section: str
+    setting: str  # "scratch_baseline" or "scratch_baseline_sql"
+    value: str  # as written in config.ini
+    metadata: MetaData | None = field(default=None, repr=False, compare=False)
+    sql: Path | None = field(default=None, repr=False)
+    revision: str | None = None
+
+    @property
+    def described(self) -> str:
+        at = f", scratch_baseline_revision = {self.revision}" if self.revision else ""
+        return f"{self.setting} = {self.value}{at} in [{self.section}]"
+
+    def sql_file(self, family: str) -> tuple[Path, str]:
+        """The dump for ``family`` and its name as config.ini would write it: ``baseline.<dialect>.sql`` first."""
+        assert self.sql is not None
+        written = Path(self.value)
+        names = [f"{written.stem}.{dialect}{written.suffix}" for dialect in DUMP_DIALECTS.get(family, (family,))]
+        for name in names:
+            if self.sql.with_name(name).is_file():
+                return self.sql.with_name(name), written.with_name(name).as_posix()
+        if self.sql.is_file():
+            return self.sql, written.as_posix()
+        looked = ", ".join([written.as_posix(), *(written.with_name(n).as_posix() for n in names)])
+        raise BaselineConfigError(
+            f"[{self.section}] scratch_baseline_sql = {self.value}: no such file for {family} "
+            f"(looked for {looked}, relative to config.ini's folder)"
+        )
+
+    def script(self, family: str) -> SqlScript | None:
+        """The dump for ``family``, read and split; ``None`` for a Base or MetaData baseline.
+
+        Raises :class:`BaselineConfigError` for a missing or unreadable file and
+        for a statement that would leave the scratch database.
+        """
+        if self.sql is None:
+            return None
+        path, name = self.sql_file(family)
+        try:
+            # utf-8-sig: dumps written on Windows start with a byte-order mark.
+            text_ = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BaselineConfigError(
+                f"[{self.section}] scratch_baseline_sql: cannot read {name}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        statements = tuple(split_sql(text_, family))
+        for statement in statements:
+            problem = _leaves_scratch(statement, family)
+            if problem:
+                raise BaselineConfigError(
+                    f"[{self.section}] scratch_baseline_sql: {name} line {statement.line}: {problem}"
+                )
+        return SqlScript(name, family, text_, statements)
+
+    def key(self, script: SqlScript | None) -> str:
+        """What identifies the schemas built on this baseline: the setting, or the dump's content, and the revision."""
+        at = self.revision or "base"
+        if script is None:
+            return f"{self.value}@{at}"
+        return f"{script.name}#{script.digest}@{at}"
+
+
+def resolve_baseline(environment: Environment, defaults: Mapping[str, str], root: Path) -> Baseline | None:
+    """The baseline for ``environment``, or ``None``; imports a Base and checks a dump now, before anything connects.
+
+    The keys are read as one group: from the environment's section when it
+    sets ``scratch_baseline`` or ``scratch_baseline_sql`` (an empty value
+    turns a ``[drift]`` baseline off for that environment), otherwise from
+    ``defaults`` (the ``[drift]`` section). Raises :class:`BaselineConfigError`.
+    """
+    own = environment.settings
+    if "scratch_baseline" in own or "scratch_baseline_sql" in own:
+        section, values = environment.name, own
+    else:
+        if (own.get("scratch_baseline_revision") or "").strip():
+            raise BaselineConfigError(
+                f"[{environment.name}] sets scratch_baseline_revision but no baseline; "
+                f"set scratch_baseline or scratch_baseline_sql in [{environment.name}] too"
+            )
+        section, values = "drift", defaults
+    module = (values.get("scratch_baseline") or "").strip()
+    sql = (values.get("scratch_baseline_sql") or "").strip()
+    revision = (values.get("scratch_baseline_revision") or "").strip() or None
+    if module and sql:
+        raise BaselineConfigError(
+            f"[{section}] sets both scratch_baseline and scratch_baseline_sql; keep the one the migrations start from"
+        )
+    if not module and not sql:
+        if revision:
+            raise BaselineConfigError(
+                f"[{section}] scratch_baseline_revision = {revision} has no baseline; "
+                "set scratch_baseline or scratch_baseline_sql beside it"
+            )
+        return None
+    if module:
+        return Baseline(section, "scratch_baseline", module, metadata=_baseline_metadata(module, section, root),
+                        revision=revision)
+    path = Path(sql)
+    baseline = Baseline(section, "scratch_baseline_sql", sql, sql=path if path.is_absolute() else root / path,
+                        revision=revision)
+    family = family_of(environment.url)
+    if family is not None:
+        baseline.script(family)  # a missing file or an unsafe statement is reported before anything connects
+    return baseline
+
+
+_MODELS_HINT = "; run drift from the project folder or fix [drift] models / model_modules"
+
+
+def _baseline_metadata(spec: str, section: str, root: Path) -> MetaData:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise BaselineConfigError(
+            f"[{section}] scratch_baseline = {spec!r} is not of the form module:attribute "
+            "(for example app.initial_models:Base)"
+        )
+    _project_on_path(root)
+    try:
+        target: Any = _import(module_name)
+    except ModelsError as exc:  # its wording is about [drift] models; say which setting it is
+        reason = exc.message.removesuffix(_MODELS_HINT).replace("models module", "module", 1)
+        raise BaselineConfigError(f"[{section}] scratch_baseline: {reason}; fix scratch_baseline") from None
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise BaselineConfigError(
+                f"[{section}] scratch_baseline = {spec}: module {module_name!r} has no attribute {attr!r}"
+            ) from None
+    metadata = target if isinstance(target, MetaData) else getattr(target, "metadata", None)
+    if not isinstance(metadata, MetaData):
+        raise BaselineConfigError(
+            f"[{section}] scratch_baseline = {spec} is a {type(target).__name__}, not a declarative Base or MetaData"
+        )
+    if not metadata.tables:
+        raise BaselineConfigError(
+            f"[{section}] scratch_baseline = {spec} defines no tables; point it at the models the migrations start from"
+        )
+    return metadata
+
+
+def apply_baseline(
+    scratch: ScratchDatabase, project: AlembicProject, baseline: Baseline, script: SqlScript | None = None
+) -> None:
+    """Build ``baseline`` into the empty scratch database, then stamp it at ``baseline.revision`` (or leave it at base).
+
+    ``script`` is ``baseline.script(scratch.family)``, read beforehand so an
+    unsafe dump is refused before the scratch database is made. Raises
+    :class:`BaselineError`; ``KeyboardInterrupt`` passes through.
+    """
+    family = scratch.family
+    try:
+        if script is not None:
+            _run_script(scratch.engine, script)
+        else:
+            assert baseline.metadata is not None
+            with scratch.engine.begin() as conn:
+                baseline.metadata.create_all(conn)
+    except _ScriptFailed as failed:
+        raise BaselineError(
+            f"the baseline ({baseline.described}) failed in the scratch {family} database"
+            f"{failed.where}: {type(failed.error).__name__}: {secrets.mask(_first_line(failed.error))}"
+        ) from None
+    except Exception as exc:
+        error = getattr(exc, "orig", None) or exc
+        raise BaselineError(
+            f"the baseline ({baseline.described}) failed in the scratch {family} database: "
+            f"{type(error).__name__}: {secrets.mask(_first_line(error))}"
+        ) from None
+    try:
+        # A connection of its own: a dump's session settings (pg_dump empties search_path) must not reach alembic.
+        with scratch.engine.begin() as conn:
+            context = MigrationContext.configure(conn, opts={
+                "version_table": project.version_table, "version_table_schema": project.version_table_schema,
+            })
+            # What a dump's version table says is replaced: the baseline stands for its configured revision.
+            context._ensure_version_table(purge=True)
+            if baseline.revision:
+                context.stamp(project.script, baseline.revision)
+    except Exception as exc:
+        error = getattr(exc, "orig", None) or exc
+        raise BaselineError(
+            f"stamping the scratch {family} database at {baseline.revision or 'base'} after the baseline "
+            f"({baseline.described}) failed: {type(error).__name__}: {secrets.mask(_first_line(error))}"
+        ) from None
+    log.info("scratch baseline built from %s", baseline.described)
+
+
+class _ScriptFailed(Exception):
+    def __init__(self, error: BaseException, where: str = "") -> None:
+        super().__init__(str(error))
+        self.error, self.where = error, where
+
+
+def _run_script(engine: Engine, script: SqlScript) -> None:
+    with engine.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        if script.family == "sqlite":
+            # sqlite3 parses the script itself (BEGIN … END of triggers included) and commits it.
+            try:
+                raw.executescript(script.text)
+            except Exception as exc:
+                raise _ScriptFailed(exc, f" at {script.name}") from None  # sqlite3 does not say where
+            return
+        if script.family == "postgresql":
+            # The server parses the dump (dollar quotes, E'' strings, nested comments): psycopg sends a
+            # string without parameters as one simple query. Only psql's own \ commands are taken out;
+            # their line breaks stay, so a position the server reports is on the same line.
+            sql = _without_meta_commands(script)
+            try:
+                with raw.cursor() as cursor:
+                    cursor.execute(sql)
+            except Exception as exc:
+                raise _ScriptFailed(exc, _pg_where(exc, sql, script.name)) from None
+            raw.commit()
+            return
+        # MariaDB: one statement at a time, as the mysql client sends them (DELIMITER understood),
+        # so a failure names its line and nothing depends on multi-statement mode.
+        with raw.cursor() as cursor:
+            for statement in script.statements:
+                try:
+                    cursor.execute(statement.text)
+                except Exception as exc:
+                    raise _ScriptFailed(exc, f" at {script.name} line {statement.line}") from None
+        raw.commit()
+
+
+def _without_meta_commands(script: SqlScript) -> str:
+    parts, at = [], 0
+    for statement in script.statements:
+        if statement.text.startswith("\\"):
+            parts.append(script.text[at:statement.start])
+            at = statement.end
+    parts.append(script.text[at:])
+    return "".join(parts)
+
+
+def _pg_where(exc: BaseException, sql: str, name: str) -> str:
+    position = getattr(getattr(exc, "diag", None), "statement_position", None)
+    try:
+        offset = int(position) - 1 if position else -1
+    except ValueError:
+        offset = -1
+    if 0 <= offset <= len(sql):
+        return f" at {name} line {sql.count(chr(10), 0, offset) + 1}"
+    return f" at {name}"
+
+
+# Statements a dump may hold that would reach beyond the scratch database: (family, first words) → why not.
+_UNSAFE = {
+    ("mysql", "USE"): "would leave the scratch database; dump one database (without --databases)",
+    ("mysql", "CREATE DATABASE"): "would create another database; dump one database (without --databases)",
+    ("mysql", "CREATE SCHEMA"): "would create another database; dump one database (without --databases)",
+    ("mysql", "DROP DATABASE"): "would drop a database; dump without --add-drop-database",
+    ("mysql", "DROP SCHEMA"): "would drop a database; dump without --add-drop-database",
+    ("mysql", "ALTER DATABASE"): "would alter a database by name; remove it",
+    ("mysql", "ALTER SCHEMA"): "would alter a database by name; remove it",
+    ("postgresql", "CREATE DATABASE"): "would create another database; dump without --create",
+    ("postgresql", "DROP DATABASE"): "would drop a database; dump without --create and --clean",
+    ("postgresql", "ALTER DATABASE"): "would alter a database by name; dump without --create",
+    ("sqlite", "ATTACH"): "would open another database file; remove it",
+    ("sqlite", "DETACH"): "belongs to an ATTACH; remove it",
+}
+#: psql's own commands in pg_dump output that only guard the dump itself; dropped.
+_HARMLESS_META = {"restrict", "unrestrict"}
+_LEADING = re.compile(r"\s+|--[^\n]*|#[^\n]*|/\*!\d*|/\*.*?\*/", re.DOTALL)
+_FIRST_WORDS = re.compile(r"([A-Za-z]+)(?:\s+([A-Za-z]+))?")
+
+
+def _leaves_scratch(statement: Statement, family: str) -> str | None:
+    """Why ``statement`` must not run in a scratch database, or ``None``."""
+    text_ = statement.text
+    if text_.startswith("\\"):
+        name = text_[1:].split(None, 1)[0] if text_[1:].strip() else ""
+        if name in _HARMLESS_META:
+            return None
+        if name in ("c", "connect"):
+            return f"psql's \\{name} would connect to another database; dump without --create"
+        return f"psql's \\{name} is not SQL; remove it (pg_dump --schema-only writes none but \\restrict)"
+    match = _FIRST_WORDS.match(_leading_code(text_))
+    if match is None:
+        return None
+    words = [match.group(1).upper(), (match.group(2) or "").upper()]
+    for said in (words[0], " ".join(words).strip()):
+        reason = _UNSAFE.get((family, said))
+        if reason:
+            return f"{said} {reason}"
+    if family == "postgresql" and words[0] == "COPY" and re.search(r"\bFROM\s+stdin\b", text_, re.IGNORECASE):
+        return "COPY … FROM stdin needs psql; dump the schema only (pg_dump --schema-only), or data with --inserts"
+    return None
+
+
+def _leading_code(text_: str) -> str:
+    """``text_`` without the comments before its first word; of a MariaDB ``/*!40101 …*/`` only the opener goes."""
+    at = 0
+    while True:
+        match = _LEADING.match(text_, at)
+        if match is None or match.end() == at:
+            return text_[at:]
+        at = match.end()
+
+
+_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$")
+_DELIMITER = re.compile(r"DELIMITER[ \t]+(\S+)[^\n]*", re.IGNORECASE)
+
+
+def split_sql(script: str, family: str) -> list[Statement]:
+    """The statements of a SQL script, split at semicolons outside strings, quoted names and comments.
+
+    Per dialect family: MariaDB's ``#`` comments, backslash escapes, backquotes
+    and the mysql client's ``DELIMITER``; PostgreSQL's dollar quotes, ``E''``
+    strings, nested comments and psql's ``\\`` commands (returned as statements
+    of their own, starting with the backslash); SQLite's ``[names]``. A
+    statement made of comments only is left out; executable comments
+    (``/*!40101 … */``) are statements.
+
+    >>> [s.text for s in split_sql("-- a; b\\nINSERT INTO t VALUES ('x;y'); /* ; */ SELECT 1;", "sqlite")]
+    ["INSERT INTO t VALUES ('x;y')", 'SELECT 1']
+    """
+    mysql, pg = family == "mysql", family == "postgresql"
+    out: list[Statement] = []
+    delimiter = ";"
+    n = len(script)
+    i = 0
+    start = -1  # where the statement being read began; -1 between statements
+    lines_at, line = 0, 1
+
+    def line_of(pos: int) -> int:
+        nonlocal lines_at, line
+        line += script.count("\n", lines_at, pos)
+        lines_at = pos
+        return line
+
+    def emit(end: int) -> None:
+        nonlocal start
+        text_ = script[start:end].strip()
+        if text_:
+            out.append(Statement(line_of(start), text_, start, end))
+        start = -1
+
+    while i < n:
+        c = script[i]
+        if start < 0:
+            if c in " \t\r\n":
+                i += 1
+                continue
+            at_line_start = i == 0 or script[i - 1] == "\n" or script[script.rfind("\n", 0, i) + 1:i].strip() == ""
+            if pg and c == "\\" and at_line_start:
+                end = script.find("\n", i)
+                end = n if end < 0 else end
+                start = i
+                emit(end)
+                i = end
+                continue
+            if mysql and at_line_start:
+                match = _DELIMITER.match(script, i)
+                if match:
+                    delimiter = match.group(1)
+                    i = match.end()
+                    continue
+        if script.startswith("--", i) and (not mysql or i + 2 >= n or script[i + 2] in " \t\r\n"):
+            end = script.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if mysql and c == "#":
+            end = script.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if script.startswith("/*", i):
+            if mysql and start < 0 and (script.startswith("/*!", i) or script.startswith("/*M!", i)):
+                start = i  # an executable comment: the server runs what is inside
+            i = _comment_end(script, i, nested=pg)
+            continue
+        if script.startswith(delimiter, i):
+            if start >= 0:
+                emit(i)
+            i += len(delimiter)
+            continue
+        if start < 0:
+            start = i
+        if c == "'" or c == '"':
+            # MariaDB strings take backslash escapes; PostgreSQL's only in E'…'.
+            escapes = mysql or (pg and c == "'" and i > 0 and script[i - 1] in "eE"
+                                and (i < 2 or not _ident_char(script[i - 2])))
+            i = _quoted_end(script, i, c, escapes)
+        elif c == "`" and not pg:
+            i = _quoted_end(script, i, "`", False)
+        elif c == "[" and family == "sqlite":
+            end = script.find("]", i + 1)
+            i = n if end < 0 else end + 1
+        elif c == "$" and pg and (i == 0 or not _ident_char(script[i - 1])):
+            match = _DOLLAR_TAG.match(script, i)
+            if match:
+                end = script.find(match.group(0), match.end())
+                i = n if end < 0 else end + len(match.group(0))
+            else:
+                i += 1
+        else:
+            i += 1
+    if start >= 0:
+        emit(n)
+    return out
+
+
+def _ident_char(c: str) -> bool:
+    return c.isalnum() or c in "_$"
+
+
+def _quoted_end(script: str, i: int, quote: str, escapes: bool) -> int:
+    """Just past the quote that closes the one at ``i``; a doubled quote is part of the text."""
+    n, j = len(script), i + 1
+    while j < n:
+        c = script[j]
+        if escapes and c == "\\":
+            j += 2
+            continue
+        if c == quote:
+            if j + 1 < n and script[j + 1] == quote:
+                j += 2
+                continue
+            return j + 1
+        j += 1
+    return n
+
+
+def _comment_end(script: str, i: int, *, nested: bool) -> int:
+    depth, j, n = 0, i, len(script)
+    while j < n:
+        if script.startswith("/*", j):
+            depth += 1 if nested or depth == 0 else 0
+            j += 2
+        elif script.startswith("*/", j):
+            depth -= 1
+            j += 2
+            if depth <= 0:
+                return j
+        else:
+            j += 1
+    return n
 
 
 def _host(host: str | None) -> str:

@@ -16,7 +16,11 @@ finding with the same id and the same database side is there):
   models' change yet.
 
 The live database is not read again: attribution works on the findings the
-check already has, and only scratch databases are ever written.
+check already has, and only scratch databases are ever written. A history
+that does not start from an empty database gets a baseline
+(``scratch_baseline`` / ``scratch_baseline_sql``, see
+:func:`drift.scratch.resolve_baseline`) built into each scratch database
+before its migrations run.
 
 >>> attributor = Attributor(project, metadata, graph)                        # doctest: +SKIP
 >>> result = attributor.attribute(environment, report_findings, state,
@@ -32,7 +36,7 @@ import io
 import json
 import logging
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -48,9 +52,15 @@ from .findings import CAUSES, Finding, findings_by_cause
 from .history import MigrationState, Revision, RevisionGraph
 from .loading import AlembicProject
 from .scratch import (
+    Baseline,
+    BaselineConfigError,
+    MigrationFailedError,
     ScratchError,
     ScratchTarget,
     ScratchUnavailableError,
+    SqlScript,
+    apply_baseline,
+    resolve_baseline,
     scratch_database,
     scratch_target,
     upgrade,
@@ -68,6 +78,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 Key = tuple[str, str]
+#: A built schema: (dialect family, baseline key or "", revisions).
+CacheKey = tuple[str, str, tuple[str, ...]]
 
 
 def finding_key(finding: Finding) -> Key:
@@ -120,10 +132,12 @@ class Built:
 
 
 class Attributor:
-    """Decides each finding's cause; builds scratch schemas and caches them per (dialect, revisions).
+    """Decides each finding's cause; builds scratch schemas and caches them per (dialect, baseline, revisions).
 
     One attributor can serve several checks in a run: a schema built once for
-    a dialect and revision is reused.
+    a dialect, baseline and revision is reused. ``baseline`` is built into
+    every scratch database before the migrations run (see
+    :class:`~drift.scratch.Baseline`).
     """
 
     def __init__(
@@ -134,26 +148,36 @@ class Attributor:
         *,
         use_env_py: bool = False,
         step_limit: int = STEP_LIMIT,
+        baseline: Baseline | None = None,
     ) -> None:
         self.project = project
         self.metadata = metadata
         self.graph = graph
         self.use_env_py = use_env_py
         self.step_limit = step_limit
-        self.cache: dict[tuple[str, tuple[str, ...]], Layer] = {}
+        self.baseline = baseline
+        self.cache: dict[CacheKey, Layer] = {}
 
     @classmethod
     def for_config(
         cls, config: Config, environment: Environment, project: AlembicProject, metadata: MetaData,
         graph: RevisionGraph,
     ) -> "Attributor":
-        """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects."""
+        """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects.
+
+        The baseline is resolved here too, so a malformed ``scratch_baseline*``
+        setting, a Base that does not import, a missing dump or one that
+        would leave the scratch database stops the check before it starts.
+        """
         with_env_py = environment.settings.get("scratch_use_env_py") or config.settings.get("scratch_use_env_py")
         try:
             scratch_target(environment)
         except ScratchUnavailableError:
             pass  # reported, gracefully, when attributing
-        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"))
+        baseline = resolve_baseline(environment, config.settings, config.root)
+        if baseline is not None and baseline.revision:
+            baseline = replace(baseline, revision=_revision_named(graph, baseline))
+        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"), baseline=baseline)
 
     def attribute(
         self,
@@ -178,9 +202,14 @@ class Attributor:
             target = scratch_target(environment)  # a ScratchRefusedError is no "cannot tell": it propagates
         except ScratchUnavailableError as exc:
             return _unattributed(findings, exc.message)
+        # Read before a scratch database exists; an unsafe dump is refused like an unsafe scratch_url.
+        script = self.baseline.script(target.family) if self.baseline is not None else None
+        reason = self._before_baseline(state)
+        if reason is not None:
+            return _unattributed(findings, reason)
 
         try:
-            built = self._build(target, self._plan(state))
+            built = self._build(target, self._plan(state), script, environment.name)
         except ScratchUnavailableError as exc:
             return _unattributed(findings, exc.message)
         if not built.layers:
@@ -213,14 +242,43 @@ class Attributor:
             steps.append(Step(_heads_of(self.graph, applied), (rev.id,), (rev,)))
         return tuple(steps), True, None
 
-    def _build(self, target: ScratchTarget, plan: tuple[tuple[Step, ...], bool, str | None]) -> Built:
+    def _before_baseline(self, state: MigrationState) -> str | None:
+        """Why the baseline cannot stand for the recorded revision's schema (it comes after it), or ``None``."""
+        baseline = self.baseline
+        if baseline is None or not baseline.revision:
+            return None
+        applied: set[str] = set()
+        for rev_id in state.current:
+            applied |= self.graph.ancestors(rev_id)
+        if baseline.revision in applied:
+            return None
+        at = f"records {', '.join(state.current)}" if state.current else "has an empty version table"
+        return (
+            f"the database {at}, which is not at or after the baseline's revision ({baseline.described}), "
+            "so the schema it implies cannot be built from the baseline"
+        )
+
+    def _build(
+        self,
+        target: ScratchTarget,
+        plan: tuple[tuple[Step, ...], bool, str | None],
+        script: SqlScript | None = None,
+        section: str = "drift",
+    ) -> Built:
         steps, complete, reason = plan
         family = target.family
-        if all((family, step.revisions) in self.cache for step in steps):
-            return Built(steps, tuple(self.cache[(family, s.revisions)] for s in steps), complete, reason)
+        base = self.baseline.key(script) if self.baseline is not None else ""
+        if all((family, base, step.revisions) in self.cache for step in steps):
+            return Built(steps, tuple(self.cache[(family, base, s.revisions)] for s in steps), complete, reason)
 
         layers: list[Layer] = []
         with scratch_database(target) as scratch:
+            if self.baseline is not None:
+                try:
+                    apply_baseline(scratch, self.project, self.baseline, script)
+                except ScratchError as exc:
+                    log.warning("%s", exc.message)
+                    return Built((), (), False, exc.message)
             try:
                 conn = scratch.engine.connect()
             except DBAPIError as exc:
@@ -233,17 +291,41 @@ class Attributor:
                     try:
                         for rev_id in step.targets:
                             upgrade(conn, self.project, rev_id, metadata=self.metadata, use_env_py=self.use_env_py)
-                        layers.append(self._layer(conn, family, step))
+                        layers.append(self._layer(conn, family, base, step))
                     except ScratchError as exc:
-                        log.warning("%s", exc.message)
-                        return Built(steps[: len(layers)], tuple(layers), False, exc.message)
+                        message = exc.message + self._replay_hint(exc, section)
+                        log.warning("%s", message)
+                        return Built(steps[: len(layers)], tuple(layers), False, message)
                     except DBAPIError as exc:
                         message = f"comparing the scratch database failed: {secrets.mask(_first_line(exc.orig))}"
                         return Built(steps[: len(layers)], tuple(layers), False, message)
         return Built(steps, tuple(layers), complete, reason)
 
-    def _layer(self, conn: Any, family: str, step: Step) -> Layer:
-        cached = self.cache.get((family, step.revisions))
+    def _replay_hint(self, exc: ScratchError, section: str) -> str:
+        """What to try when a migration fails: a baseline when there is none, checking it when there is."""
+        if not isinstance(exc, MigrationFailedError):
+            return ""
+        rev = self.graph.revisions.get(exc.revision) if exc.revision else None
+        baseline = self.baseline
+        if baseline is not None:
+            first = rev is not None and (
+                rev.down_revisions == (baseline.revision,) if baseline.revision else rev.is_base
+            )
+            return f"; check that the baseline ({baseline.described}) is the schema it starts from" if first else ""
+        settings = (
+            "set scratch_baseline = package.module:Base (the models the migrations start from) or "
+            "scratch_baseline_sql = a schema dump, with scratch_baseline_revision if the baseline already "
+            f"includes revisions, in [{section}] or [drift]"
+        )
+        if rev is not None and rev.is_base:
+            return (
+                "; the first migration fails on an empty database, so the migrations probably start from tables "
+                f"made another way and a baseline is needed: {settings}"
+            )
+        return f"; if the tables it changes were made before the migrations, a baseline is needed: {settings}"
+
+    def _layer(self, conn: Any, family: str, base: str, step: Step) -> Layer:
+        cached = self.cache.get((family, base, step.revisions))
         if cached is not None:
             return cached
         comparison = compare(
@@ -253,7 +335,7 @@ class Attributor:
         if conn.in_transaction():
             conn.rollback()
         layer = Layer(family, step.revisions, comparison.findings)
-        self.cache[(family, step.revisions)] = layer
+        self.cache[(family, base, step.revisions)] = layer
         log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
         return layer
 
@@ -489,6 +571,20 @@ def _unattributed(findings: tuple[Finding, ...], reason: str) -> Attribution:
     return Attribution(
         tuple(f.replace(cause="unknown", cause_detail=f"Cause not known: {reason}.") for f in findings),
         (f"Causes not attributed: {reason}.",),
+    )
+
+
+def _revision_named(graph: RevisionGraph, baseline: Baseline) -> str:
+    """The full id of ``scratch_baseline_revision`` (a unique prefix is enough, as with alembic)."""
+    given = baseline.revision or ""
+    if given in graph.revisions:
+        return given
+    matches = [rev_id for rev_id in graph.revisions if rev_id.startswith(given)]
+    if len(matches) == 1:
+        return matches[0]
+    what = f"matches {len(matches)} revisions" if matches else "is not a revision the migration scripts define"
+    raise BaselineConfigError(
+        f"[{baseline.section}] scratch_baseline_revision = {given} {what}; name the revision the baseline stands for"
     )
 
 

@@ -576,10 +576,10 @@ def _attribute(project: Example, attributor: Attributor | None = None, **kwargs:
     return attributor, attributor.attribute(environment, live.findings, state, command_prefix="alembic -x env=prod")
 
 
-def test_built_schemas_are_cached_per_dialect_and_revision(sqlite_example: Example) -> None:
+def test_built_schemas_are_cached_per_dialect_baseline_and_revision(sqlite_example: Example) -> None:
     sqlite_example.migrate("0001_initial")
     attributor, first = _attribute(sqlite_example)
-    assert sorted(attributor.cache) == [("sqlite", ("0001_initial",)), ("sqlite", ("0002_task_due_date",))]
+    assert sorted(attributor.cache) == [("sqlite", "", ("0001_initial",)), ("sqlite", "", ("0002_task_due_date",))]
     assert len(sqlite_example.made) == 1
     _, second = _attribute(sqlite_example, attributor)
     assert second == first
@@ -590,7 +590,7 @@ def test_beyond_the_step_limit_pending_findings_list_every_pending_revision(sqli
     sqlite_example.add_revision("0003_user_email", USER_EMAIL)
     sqlite_example.migrate("0001_initial")
     attributor, result = _attribute(sqlite_example, step_limit=1)
-    assert sorted(attributor.cache) == [("sqlite", ("0001_initial",)), ("sqlite", ("0003_user_email",))]
+    assert sorted(attributor.cache) == [("sqlite", "", ("0001_initial",)), ("sqlite", "", ("0003_user_email",))]
     details = {f.object_label: f.cause_detail for f in result.findings}
     assert details["users.email"].startswith(
         'One of the 2 pending revisions (0002_task_due_date ("Add tasks.due_date."), '

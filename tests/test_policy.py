@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -695,3 +696,49 @@ def test_errors_are_drift_errors() -> None:
     assert issubclass(UnknownFindingError, ConfigError) and issubclass(ConfigError, DriftError)
     assert UnknownFindingError("x").exit_status == 2
     assert isinstance(PolicyResult(environment="prod", today=TODAY).to_dict(), dict)
+
+
+# --------------------------------------------------------------------------- docs/ignoring.md stays true
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "ignoring.md").read_text(encoding="utf-8")
+
+
+def _block(language: str, containing: str) -> str:
+    blocks = [b for b in DOC.split(f"```{language}\n")[1:] if containing in b.split("```", 1)[0]]
+    assert blocks, f"docs/ignoring.md has no {language} block with {containing!r}"
+    return blocks[0].split("```", 1)[0]
+
+
+def test_doc_rules_parse(tmp_path: Path) -> None:
+    path = tmp_path / "config.ini"
+    path.write_text("[drift]\nmodels = app:Base\n\n[prod]\nurl = sqlite:///prod.db\n\n"
+                    + _block("ini", "[drift:ignore]"), encoding="utf-8")
+    rules = Policy.load(Config.load(path)).rules
+    assert [(r.kind, r.target, r.environment) for r in rules] == [
+        (None, ("audit_*",), None), (None, ("users", "legacy_*"), None), ("modify_comment", ("*",), None),
+        ("remove_index", ("orders", "*"), None), (None, ("app", "tmp_*"), "prod")]
+
+
+def test_doc_file_notes_and_json_fields() -> None:
+    text = _block("json", '"schema_version"')
+    (documented,) = parse_accepted(text)
+    assert dump_accepted([documented]) == text  # the example is exactly what drift writes
+    nickname = finding("add_column", "users", "nickname")
+    assert documented.id == nickname.id
+
+    expired = apply_policy([nickname], [], [documented], environment="prod", today=date(2026, 12, 26))
+    assert f"note: {expired.notes[0]}\n" == _block("text", "Acceptance expired")
+    gone = apply_policy([], [], [documented], environment="prod", today=date(2026, 12, 1))
+    assert f"note: {gone.notes[0]}\n" == _block("text", "Accepted drift no longer found")
+
+    assert set(re.findall(r"^\| `policy\.(\w+)`", DOC, flags=re.M)) == set(gone.to_dict())
+
+
+@pytest.mark.skipif(not _cli_has_accept(), reason="drift accept is not wired into the CLI yet")
+def test_doc_lists_every_accept_option() -> None:
+    from drift.cli import cli
+
+    for param in cli.commands["accept"].params:
+        spellings = [opt for opt in param.opts if opt.startswith("--") and opt != "--help"]
+        if spellings and spellings[0] not in ("--config", "--debug"):
+            assert f"| `{spellings[0]}" in DOC, f"docs/ignoring.md does not list drift accept {spellings[0]}"

@@ -383,7 +383,7 @@ def dump_accepted(entries: Iterable[Acceptance]) -> str:
 
 def write_accepted(path: Path, entries: Iterable[Acceptance]) -> Path:
     """Write the file atomically: an interrupted write leaves the earlier file as it was."""
-    from .report.write import write_atomic
+    from .report.write import write_atomic  # here: importing drift.report loads every renderer and Jinja2
 
     try:
         return write_atomic(path, dump_accepted(entries))
@@ -422,6 +422,10 @@ class PolicyResult:
     acceptance has ``expired`` (listed there with their entry). ``unmatched``
     entries accept a finding the check did not report: the drift was fixed
     or changed, and the entry should go.
+
+    The findings here are as they were given: in a check that is before risk
+    and cause were added, so a renderer draws the report's own ``findings``
+    and uses this for what was set aside, looked up by id.
     """
 
     environment: str

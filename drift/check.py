@@ -22,6 +22,7 @@ from .connect import connect, database_info
 from .findings import Report
 from .history import compute_state, graph_from_script_directory, read_current
 from .loading import load_alembic, load_metadata
+from .policy import Policy, utc_today
 from .risk import RiskOptions, assess
 from .suggest import suggest
 
@@ -53,6 +54,8 @@ def check(
     if not isinstance(config, Config):
         config = Config.load(config)
     environment = config.environment(env)
+    # A malformed rule or accepted-drift file fails here, before anything connects.
+    policy = Policy.load(config)
     metadata = load_metadata(config)
     project = load_alembic(config)
     graph = graph_from_script_directory(project.script)
@@ -71,7 +74,9 @@ def check(
         # End the comparison's transaction: each risk query runs in a short one of its own, and
         # MariaDB then drops the metadata locks a query took at once instead of at disconnect.
         conn.rollback()
-        assessed = assess(conn, comparison.findings, metadata=metadata, options=risk_options)
+        # Ignored and accepted findings cost no data queries: an ignored audit table may be the largest there is.
+        applied = policy.apply(comparison.findings, env, today=utc_today())
+        assessed = assess(conn, applied.kept, metadata=metadata, options=risk_options)
     log.info("%s: %d differences in %d tables", environment.name, len(comparison.findings), comparison.tables_compared)
 
     prefix = config.alembic_command.format(env=env)
@@ -82,14 +87,15 @@ def check(
         findings, notes = attribution.findings, attribution.notes
     # After attribution: a guess pairs two findings and takes their cause; it is no layer's difference.
     findings = annotate_renames(findings, dialect=info.dialect)
-    migration = suggest(
+    upgrade_code, downgrade_code = applied.migration_code(findings, comparison.upgrade_code, comparison.downgrade_code)
+    migration = applied.with_review_note(suggest(
         findings,
         command_prefix=prefix,
         state=state,
-        upgrade_code=comparison.upgrade_code,
-        downgrade_code=comparison.downgrade_code,
+        upgrade_code=upgrade_code,
+        downgrade_code=downgrade_code,
         scripts_dir=_scripts_dir(project.script.dir, config.root),
-    )
+    ))
     return Report(
         environment=env,
         database=info,
@@ -100,7 +106,8 @@ def check(
         revision=tuple(current or ()),
         migration=migration,
         state=state,
-        notes=notes,
+        notes=(*notes, *applied.notes),
+        policy=applied if applied.active else None,
     )
 
 

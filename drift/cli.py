@@ -26,6 +26,7 @@ from .errors import CheckTimeoutError, DriftError, ReportWriteError
 from .findings import Report
 from .run import EnvironmentResult, RunResult, environment_names
 from .run import run as run_environments
+from .policy import DEFAULT_ACCEPT_DAYS, accept, default_expiry, utc_today
 from .risk import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, fail_threshold
 from .report import EXTENSIONS, FORMATS, options_from_settings, render, write_atomic
 from .report.render import render_diff, render_run, render_ticket, ticket_max_chars
@@ -539,6 +540,84 @@ def diff_command(
                 click.echo(result.comparison.verdict)
                 click.echo(f"wrote {path}")
     return EXIT_DRIFT if result.comparison.has_differences else EXIT_OK
+
+
+@cli.command("accept")
+@click.option("--env", "env_name", required=True, metavar="NAME", help="The environment whose findings are accepted.")
+@click.option(
+    "--id", "ids", multiple=True, metavar="ID", help="A finding's id, as reports show it; repeat for several."
+)
+@click.option("--all", "all_findings", is_flag=True, help="Accept every finding the check reports now.")
+@click.option("--reason", required=True, metavar="TEXT", help="Why the drift is accepted; every report shows it.")
+@click.option("--owner", required=True, metavar="NAME", help="Who answers for the acceptance.")
+@click.option(
+    "--expires", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+    help="The last day the acceptance holds (UTC).",
+)
+@click.option(
+    "--days", type=click.IntRange(min=0), metavar="N",
+    help=f"Or: hold for N days from today (default {DEFAULT_ACCEPT_DAYS}).",
+)
+@click.option("--global", "everywhere", is_flag=True, help="Accept in every environment, not only --env.")
+@_config_option
+@_debug_option
+@click.pass_context
+@guarded
+def accept_command(
+    ctx: click.Context,
+    env_name: str,
+    ids: Sequence[str],
+    all_findings: bool,
+    reason: str,
+    owner: str,
+    expires: datetime | None,
+    days: int | None,
+    everywhere: bool,
+    config_path: str | None,
+    debug: bool,
+) -> int:
+    """Accept known drift: later checks count it as accepted instead of reporting it, until it expires.
+
+    Checks the environment (without causes or data queries: only the findings'
+    ids are needed), then adds or renews an entry per finding in the
+    accepted-drift file (drift-accepted.json beside config.ini, or [drift]
+    accepted_file), with the reason, the owner and the expiry date. Commit
+    that file. See docs/ignoring.md.
+
+    \b
+    Examples:
+      drift accept --env prod --id modify_type-1a2b3c4d5e --reason "widened by the DBA" --owner alice
+      drift accept --env prod --all --reason "legacy schema, see OPS-12" --owner data-team --days 30
+
+    Exit status: 0 written (or nothing to accept), 2 could not check or an
+    unknown id (the message lists the ids there are).
+    """
+    _setup_logging(_debug(ctx), False)
+    if bool(ids) == all_findings:
+        raise click.UsageError("give --id ID (repeat it for several) or --all, one of the two")
+    if expires is not None and days is not None:
+        raise click.UsageError("give --expires or --days, not both")
+    today = utc_today()
+    if expires is not None:
+        until = expires.date()
+    else:
+        until = default_expiry(today, DEFAULT_ACCEPT_DAYS if days is None else days)
+    config = Config.load(config_path)
+    report = run_check(
+        config, env_name, attribute=False, risk=RiskOptions.from_settings(config.settings, data_checks=False)
+    )
+    result = accept(
+        config, env_name, None if all_findings else list(ids), reason, owner, until,
+        report=report, everywhere=everywhere, today=today,
+    )
+    if not result.changed:
+        click.echo(f"nothing to accept in {env_name}: {report.verdict}")
+        return EXIT_OK
+    for verb, entries in (("accepted", result.added), ("renewed", result.renewed)):
+        for entry in entries:
+            click.echo(f"{verb} {entry.id}  {entry.label}  in {entry.scope} until {entry.expires.isoformat()}")
+    click.echo(f"wrote {result.path}")
+    return EXIT_OK
 
 
 @cli.command("envs")

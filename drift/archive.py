@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 from urllib.parse import quote
 
 from .errors import ConfigError
-from .findings import Report, _plain
+from .findings import Report, plain
 
 if TYPE_CHECKING:
     from .run import RunResult
@@ -269,7 +269,7 @@ def _label(old: Mapping[str, Any]) -> str:
 
 def _json(value: Any) -> Any:
     # The previous side went through JSON: compare like with like (tuples became lists, keys strings).
-    return json.loads(json.dumps(_plain(value), default=str))
+    return json.loads(json.dumps(plain(value), default=str))
 
 
 def _iso(moment: datetime) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.pool import NullPool
 
 from . import secrets
 from .config import DEFAULT_DRIVERS, Environment, mask_url
-from .errors import CheckTimeoutError, ConnectError, DriftError
+from .errors import CheckTimeoutError, ConnectError, DriftError, first_line
 from .findings import DatabaseInfo
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def _connect_with_retries(engine: Engine, env: Environment) -> Connection:
             # INFO, not WARNING: a retry that works is no news, and one that fails ends in the one error line.
             log.info(
                 "environment %r: cannot connect (%s); retrying in %g s (attempt %d of %d)",
-                env.name, secrets.mask(_first_line(getattr(exc, "orig", None) or exc)), delay,
+                env.name, secrets.mask(first_line(getattr(exc, "orig", None) or exc)), delay,
                 attempt + 2, env.connect_retries + 1,
             )
             time.sleep(delay)
@@ -267,7 +267,7 @@ def is_transient(env: Environment, exc: DBAPIError) -> bool:
     if env.dialect == "sqlite":
         return False  # a local file: missing or unreadable stays so
     orig = getattr(exc, "orig", None) or exc
-    reason = _first_line(orig).lower()
+    reason = first_line(orig).lower()
     if any(marker in reason for marker in _PERMANENT_MARKERS):
         return False
     code = orig.args[0] if getattr(orig, "args", None) and isinstance(orig.args[0], int) else None
@@ -288,7 +288,7 @@ def translate_errors(env: Environment, doing: str = "lost the connection while c
         raise connect_error(env, exc, doing) from None
     except (sqlite3.Error, OSError, TimeoutError) as exc:
         raise ConnectError(
-            f"environment {env.name!r}: {doing}: {secrets.mask(_first_line(exc))}", environment=env.name
+            f"environment {env.name!r}: {doing}: {secrets.mask(first_line(exc))}", environment=env.name
         ) from None
 
 
@@ -318,7 +318,7 @@ _TIMEOUT_MARKERS = (
 
 
 def connect_error(env: Environment, exc: BaseException, doing: str) -> ConnectError:
-    reason = _first_line(getattr(exc, "orig", None) or exc)
+    reason = first_line(getattr(exc, "orig", None) or exc)
     where = env.masked_url
     host = env.url.host
     if host:
@@ -332,11 +332,3 @@ def connect_error(env: Environment, exc: BaseException, doing: str) -> ConnectEr
             environment=env.name,
         )
     return ConnectError(f"environment {env.name!r} at {where}: {doing}: {secrets.mask(reason)}", environment=env.name)
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip()
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .findings import SCHEMA_VERSION, Finding, Report, _plain, worst
+from .findings import SCHEMA_VERSION, Finding, Report, count, plain, worst
 from .history import DEFAULT_COMMAND_PREFIX, Revision, RevisionGraph
 
 RELATIONS = ("only_target", "only_source", "both")
@@ -74,9 +74,9 @@ class Difference:
             "severity": self.severity,
             "sentence": self.sentence,
             "cause": self.cause,
-            "models": _plain(f.models),
-            "source_database": _plain(self.source.database) if self.source is not None else _plain(f.models),
-            "target_database": _plain(self.target.database) if self.target is not None else _plain(f.models),
+            "models": plain(f.models),
+            "source_database": plain(self.source.database) if self.source is not None else plain(f.models),
+            "target_database": plain(self.target.database) if self.target is not None else plain(f.models),
         }
 
 
@@ -168,7 +168,7 @@ def diff_reports(
     for fid in sorted(set(src) | set(tgt), key=lambda i: (tgt.get(i) or src[i]).sort_key() + (i,)):
         s, t = src.get(fid), tgt.get(fid)
         if s is not None and t is not None:
-            if _plain(s.database) == _plain(t.database):
+            if plain(s.database) == plain(t.database):
                 shared += 1
                 continue
             sentence = _both_sentence(s, t, source.environment, target.environment)
@@ -311,11 +311,11 @@ def _differing_values(
     if models is None or database is None:
         return []
     keys = sorted(set(models) | set(database))
-    return [(k, models.get(k), database.get(k)) for k in keys if _plain(models.get(k)) != _plain(database.get(k))]
+    return [(k, models.get(k), database.get(k)) for k in keys if plain(models.get(k)) != plain(database.get(k))]
 
 
 def _get(side: Mapping[str, Any] | None, key: str) -> Any:
-    return None if side is None else _plain(side.get(key))
+    return None if side is None else plain(side.get(key))
 
 
 def _value(key: str, value: Any) -> str:
@@ -377,7 +377,7 @@ def _commands(
     rest_target = [d for d in differences if d.relation in ("only_target", "both") and d.id not in explained]
     rest_source = [d for d in differences if d.relation == "only_source"]
     if rest_target:
-        commands.append(f"# {_count(len(rest_target), 'difference')} no revision explains: "
+        commands.append(f"# {count(len(rest_target), 'difference')} no revision explains: "
                         f"see the suggested migration of {target.environment}")
         commands.append(f"drift check --env {target.environment}")
     if rest_source:
@@ -386,7 +386,3 @@ def _commands(
     if commands:
         commands.append(f"drift diff --from {source.environment} --to {target.environment}   # confirm")
     return tuple(commands)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -54,3 +54,15 @@ class AlembicConfigError(DriftError):
 
 class ReportWriteError(DriftError):
     """A report could not be written; any earlier report is left as it was."""
+
+
+def first_line(exc: object) -> str:
+    """The first non-blank line of an exception's text, white space folded; its type name when empty.
+
+    Driver errors span lines (DETAIL, HINT, the SQL sent); a message drift
+    prints keeps the line that says what went wrong.
+    """
+    for line in str(exc).strip().splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return type(exc).__name__

@@ -88,7 +88,7 @@ class Risk:
             "rule": self.rule,
             "severity": self.severity,
             "summary": self.summary,
-            "evidence": _plain(self.evidence),
+            "evidence": plain(self.evidence),
             "measured": self.measured,
             "suggestion": self.suggestion,
             "code": self.code,
@@ -156,8 +156,8 @@ class Finding:
             "table": self.table,
             "name": self.name,
             "message": self.message,
-            "models": _plain(self.models),
-            "database": _plain(self.database),
+            "models": plain(self.models),
+            "database": plain(self.database),
             "severity": self.severity,
             "cause": self.cause,
             "cause_detail": self.cause_detail,
@@ -225,13 +225,13 @@ class Report:
         """
         aside = self.policy.summary if self.policy is not None else ""
         if not self.findings:
-            compared = f"{_count(self.tables_compared, 'table')} compared"
+            compared = f"{count(self.tables_compared, 'table')} compared"
             if self.policy is not None and self.policy.hidden:
                 return f"No drift apart from what is ignored or accepted ({aside}; {compared})"
             return f"No drift: the database matches the models ({compared})" + (f"; {aside}" if aside else "")
         return (
-            f"{_count(len(self.findings), 'difference')} in "
-            f"{_count(len(self.tables_with_drift), 'table')}"
+            f"{count(len(self.findings), 'difference')} in "
+            f"{count(len(self.tables_with_drift), 'table')}"
         ) + (f" ({aside})" if aside else "")
 
     def counts_by_kind(self) -> dict[str, int]:
@@ -272,12 +272,12 @@ class Report:
             "has_drift": self.has_drift,
             "counts": {"by_kind": self.counts_by_kind(), "by_table": self.counts_by_table()},
             "findings": [f.to_dict() for f in self.findings],
-            "migration": _plain(dataclasses.asdict(self.migration)) if self.migration else None,
-            "migration_state": _plain(self.state) if self.state is not None else None,
+            "migration": plain(dataclasses.asdict(self.migration)) if self.migration else None,
+            "migration_state": plain(self.state) if self.state is not None else None,
             "notes": list(self.notes),
             # Only with a policy, so the JSON of a project without one is unchanged.
             **({"policy": self.policy.to_dict()} if self.policy is not None else {}),
-            **{k: _plain(v) for k, v in sorted(self.extras.items())},
+            **{k: plain(v) for k, v in sorted(self.extras.items())},
         }
 
 
@@ -290,20 +290,21 @@ def findings_by_cause(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
     return {cause: grouped[cause] for cause in sorted(grouped, key=lambda c: (order.get(c, len(order)), c))}
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 table``, ``3 tables``: the one way every message and report counts things."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Turn tuples, mappings and dataclasses into JSON-ready lists and dicts."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if hasattr(value, "to_dict"):
             return value.to_dict()
-        return _plain(dataclasses.asdict(value))
+        return plain(dataclasses.asdict(value))
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return value

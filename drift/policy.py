@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .errors import ConfigError, ReportWriteError
-from .findings import KINDS, Finding, Report, SuggestedMigration
+from .findings import KINDS, Finding, Report, SuggestedMigration, count
 
 if TYPE_CHECKING:
     from .config import Config
@@ -461,9 +461,9 @@ class PolicyResult:
         if self.accepted:
             parts.append(f"{len(self.accepted)} accepted")
         if self.expired:
-            parts.append(_count(len(self.expired), "acceptance") + " expired")
+            parts.append(count(len(self.expired), "acceptance") + " expired")
         if self.unmatched:
-            parts.append(_count(len(self.unmatched), "accepted entry", "accepted entries") + " matching nothing")
+            parts.append(count(len(self.unmatched), "accepted entry", "accepted entries") + " matching nothing")
         return ", ".join(parts)
 
     def expired_entry(self, finding_id: str) -> Acceptance | None:
@@ -494,10 +494,10 @@ class PolicyResult:
             return None
         ignored, accepted = len(self.ignored), len(self.accepted)
         if ignored:
-            what = f"{_count(ignored, 'difference')} ignored by rules"
+            what = f"{count(ignored, 'difference')} ignored by rules"
             what += f" and {accepted} accepted" if accepted else ""
         else:
-            what = _count(accepted, "accepted difference", "accepted differences")
+            what = count(accepted, "accepted difference", "accepted differences")
         return (
             f"Left out of the code above: {what}; alembic revision --autogenerate still writes their ops, "
             "so delete those from the new file before upgrading."
@@ -755,7 +755,3 @@ def _unknown_message(unknown: Sequence[str], env: str, known: Sequence[str]) -> 
     what = "no finding" if len(unknown) == 1 else "no findings"
     there = f"findings there: {shown}" if known else f"{env} has no findings to accept"
     return f"{what} {', '.join(unknown)} in {env}; {there}"
-
-
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

@@ -40,7 +40,7 @@ from .check import check as _check
 from .config import Config
 from .envdiff import EnvDiff, diff_reports
 from .errors import AlembicConfigError, CheckTimeoutError, ConfigError, ConnectError, DriftError
-from .findings import SCHEMA_VERSION, Report
+from .findings import SCHEMA_VERSION, Report, count
 from .history import RevisionGraph, graph_from_script_directory
 from .loading import load_alembic, load_metadata
 from .signals import terminate_raises
@@ -160,7 +160,7 @@ class RunResult:
         for names, words in ((drifted, "with drift"), (clean, "without drift"), (failed, "not checked")):
             if names:
                 parts.append(f"{len(names)} {words} ({', '.join(names)})")
-        return f"{_count(len(self.environments), 'environment')}: {', '.join(parts)}"
+        return f"{count(len(self.environments), 'environment')}: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,10 +178,6 @@ class RunResult:
             "comparison_note": self.comparison_note,
             **dict(sorted(self.extras.items())),
         }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _was(n: int) -> str:
@@ -475,5 +471,3 @@ def _worker(
 
 def _with_seconds(result: EnvironmentResult, seconds: float) -> EnvironmentResult:
     return EnvironmentResult(result.name, result.status, result.report, result.reason, seconds)
-
-

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import re
 import sqlite3
 import threading
 import time
@@ -42,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from .. import secrets
+from ..errors import first_line
 from .registry import DIALECT_FALLBACKS, NotMeasured
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ class Probe:
         try:
             return runner(self.connection, stmt, seconds)
         except (DBAPIError, sqlite3.Error) as exc:
-            reason = _first_line(getattr(exc, "orig", None) or exc)
+            reason = first_line(getattr(exc, "orig", None) or exc)
             if any(marker in reason.lower() for marker in _TIMEOUT_MARKERS):
                 why = f"timed out after {seconds:g} s"
                 if any(marker in reason.lower() for marker in _WHOLE_DATABASE_LOCKED):
@@ -340,7 +340,7 @@ def _own_transaction(conn: Connection) -> Iterator[None]:
             try:
                 tx.rollback()
             except (DBAPIError, sqlite3.Error) as exc:  # the connection is gone; the caller will find out
-                log.debug("rollback after a risk query failed: %s", secrets.mask(_first_line(exc)))
+                log.debug("rollback after a risk query failed: %s", secrets.mask(first_line(exc)))
 
 
 def _pg_run(conn: Connection, stmt: sa.Executable, seconds: float) -> list[sa.Row[Any]]:
@@ -526,10 +526,3 @@ AS_TEXT: dict[str | None, Callable[[ColumnElement[Any]], ColumnElement[Any]]] = 
     "postgresql": lambda c: sa.cast(c, sa.Text()),
     None: lambda c: c,
 }
-
-
-def _first_line(exc: object) -> str:
-    for line in str(exc).strip().splitlines():
-        if line.strip():
-            return re.sub(r"\s+", " ", line.strip())
-    return type(exc).__name__

@@ -39,7 +39,7 @@ import tokenize
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DBAPIError
@@ -47,8 +47,8 @@ from sqlalchemy.exc import DBAPIError
 from . import secrets
 from .compare import compare
 from .config import Config, Environment
-from .errors import ConfigError
-from .findings import CAUSES, Finding, findings_by_cause
+from .errors import ConfigError, first_line
+from .findings import Finding, findings_by_cause, plain
 from .history import MigrationState, Revision, RevisionGraph
 from .loading import AlembicProject
 from .scratch import (
@@ -84,7 +84,7 @@ CacheKey = tuple[str, str, tuple[str, ...]]
 
 def finding_key(finding: Finding) -> Key:
     """What makes two findings "the same": the object and kind (the id) and the database side's value."""
-    return finding.id, json.dumps(_plain(finding.database), sort_keys=True, default=str)
+    return finding.id, json.dumps(plain(finding.database), sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ class Attributor:
             except DBAPIError as exc:
                 raise ScratchUnavailableError(
                     f"cannot connect to the scratch database on {target.masked_server}: "
-                    f"{secrets.mask(_first_line(exc.orig))}"
+                    f"{secrets.mask(first_line(exc.orig))}"
                 ) from None
             with conn:
                 for step in steps:
@@ -297,7 +297,7 @@ class Attributor:
                         log.warning("%s", message)
                         return Built(steps[: len(layers)], tuple(layers), False, message)
                     except DBAPIError as exc:
-                        message = f"comparing the scratch database failed: {secrets.mask(_first_line(exc.orig))}"
+                        message = f"comparing the scratch database failed: {secrets.mask(first_line(exc.orig))}"
                         return Built(steps[: len(layers)], tuple(layers), False, message)
         return Built(steps, tuple(layers), complete, reason)
 
@@ -650,21 +650,6 @@ def _one_line(code: str) -> str:
         else:
             out = f"{out}; {stmt}"
     return out
-
-
-def _first_line(exc: object) -> str:
-    for line in str(exc).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 __all__ = [

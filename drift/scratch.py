@@ -61,7 +61,7 @@ from sqlalchemy.pool import NullPool
 
 from . import secrets
 from .config import Environment, mask_url
-from .errors import ConfigError, DriftError, ModelsError
+from .errors import ConfigError, DriftError, ModelsError, first_line
 from .history import read_current
 from .loading import AlembicProject, _import, _project_on_path
 
@@ -252,7 +252,7 @@ def _admin_engine(target: ScratchTarget) -> Engine:
         )
     except (ImportError, SQLAlchemyError) as exc:
         raise ScratchUnavailableError(
-            f"cannot load the driver for scratch_url {target.masked_server}: {secrets.mask(_first_line(exc))}"
+            f"cannot load the driver for scratch_url {target.masked_server}: {secrets.mask(first_line(exc))}"
         ) from None
 
 
@@ -271,7 +271,7 @@ def _create(target: ScratchTarget, name: str, attempted: list[bool]) -> None:
                 conn.execute(text(f"CREATE DATABASE {_quoted(engine, name)} CHARACTER SET utf8mb4"))
     except DBAPIError as exc:
         raise ScratchUnavailableError(
-            f"cannot create a scratch database on {target.masked_server}: {secrets.mask(_first_line(exc.orig))}"
+            f"cannot create a scratch database on {target.masked_server}: {secrets.mask(first_line(exc.orig))}"
         ) from None
     finally:
         engine.dispose()
@@ -306,7 +306,7 @@ def _drop(target: ScratchTarget, name: str) -> None:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
         log.info("dropped scratch database %s", name)
     except Exception as exc:  # a failed drop must not hide the outcome of the check; it is logged loudly
-        reason = _first_line(getattr(exc, "orig", None) or exc)
+        reason = first_line(getattr(exc, "orig", None) or exc)
         log.error(
             "could not drop scratch database %s on %s: %s; drop it by hand",
             name, target.masked_server, secrets.mask(reason),
@@ -390,7 +390,7 @@ def upgrade(
         _end_transaction(connection)
         revision = _failing_revision(exc, project)
         where = f"revision {revision}" if revision else f"upgrading to {target}"
-        reason = _first_line(getattr(exc, "orig", None) or exc)
+        reason = first_line(getattr(exc, "orig", None) or exc)
         raise MigrationFailedError(
             f"{where} failed in the scratch {connection.dialect.name} database: "
             f"{type(getattr(exc, 'orig', None) or exc).__name__}: {secrets.mask(reason)}",
@@ -725,13 +725,13 @@ def apply_baseline(
     except _ScriptFailed as failed:
         raise BaselineError(
             f"the baseline ({baseline.described}) failed in the scratch {family} database"
-            f"{failed.where}: {type(failed.error).__name__}: {secrets.mask(_first_line(failed.error))}"
+            f"{failed.where}: {type(failed.error).__name__}: {secrets.mask(first_line(failed.error))}"
         ) from None
     except Exception as exc:
         error = getattr(exc, "orig", None) or exc
         raise BaselineError(
             f"the baseline ({baseline.described}) failed in the scratch {family} database: "
-            f"{type(error).__name__}: {secrets.mask(_first_line(error))}"
+            f"{type(error).__name__}: {secrets.mask(first_line(error))}"
         ) from None
     try:
         # A connection of its own: a dump's session settings (pg_dump empties search_path) must not reach alembic.
@@ -747,7 +747,7 @@ def apply_baseline(
         error = getattr(exc, "orig", None) or exc
         raise BaselineError(
             f"stamping the scratch {family} database at {baseline.revision or 'base'} after the baseline "
-            f"({baseline.described}) failed: {type(error).__name__}: {secrets.mask(_first_line(error))}"
+            f"({baseline.described}) failed: {type(error).__name__}: {secrets.mask(first_line(error))}"
         ) from None
     log.info("scratch baseline built from %s", baseline.described)
 
@@ -1017,10 +1017,3 @@ def _sqlite_path(url: URL) -> str | None:
     if database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
     return os.path.realpath(database)
-
-
-def _first_line(exc: object) -> str:
-    for line in str(exc).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__

@@ -64,6 +64,7 @@ from .config import Environment, mask_url
 from .errors import ConfigError, DriftError, ModelsError, first_line
 from .history import read_current
 from .loading import AlembicProject, _import, _project_on_path
+from .signals import terminate_raises
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def scratch_database(target: ScratchTarget) -> Iterator[ScratchDatabase]:
     drop is done, so neither can leave a scratch database behind.
     """
     name = new_scratch_name()
-    with _terminate_raises():
+    with terminate_raises():
         if target.family == "sqlite":
             folder = Path(tempfile.mkdtemp(prefix=f"{name}_"))
             url = URL.create("sqlite+pysqlite", database=str(folder / "schema.db"))
@@ -313,23 +314,6 @@ def _drop(target: ScratchTarget, name: str) -> None:
         )
     finally:
         engine.dispose()
-
-
-@contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt inside the block (main thread only), so cleanup runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"terminated by signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager

@@ -23,8 +23,8 @@ SCHEMA_VERSION = 1
 SEVERITIES = ("info", "warning", "danger")
 CAUSES = ("missing_migration", "pending_migration", "out_of_band", "unknown")
 
-#: Alembic's own vocabulary for differences, plus the kinds drift adds.
-KINDS = (
+#: Alembic's own vocabulary for differences.
+ALEMBIC_KINDS = (
     "add_table",
     "remove_table",
     "add_column",
@@ -41,17 +41,22 @@ KINDS = (
     "remove_fk",
     "add_table_comment",
     "remove_table_comment",
-    # drift's own comparators (drift.comparators): what alembic misses.
+)
+
+#: What drift's own comparators (drift.comparators) add: what alembic misses,
+#: and the guesses that pair two findings (drift.comparators.renames).
+DRIFT_KINDS = (
     "modify_primary_key",
     "modify_check",
     "modify_enum",
     "modify_computed",
     "rename_index",
     "rename_constraint",
-    # Guesses that pair two findings above (drift.comparators.renames).
     "rename_column_candidate",
     "rename_table_candidate",
 )
+
+KINDS = ALEMBIC_KINDS + DRIFT_KINDS
 
 
 def finding_id(kind: str, schema: str | None, table: str, name: str | None) -> str:

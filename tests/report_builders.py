@@ -3,16 +3,20 @@
 ``drift_report()`` has findings of most kinds across three tables, a
 suggested migration and a migration state that is behind; ``clean_report()``
 has none; ``hostile_report()`` puts HTML, Markdown, control and bidi
-characters everywhere a name or comment can go. ``generated_at`` is pinned.
+characters everywhere a name or comment can go; ``risk_report()`` carries
+risks (measured, not measured, with a backfill, with hostile example values);
+``policy_report()`` has findings ignored, accepted, back after an expired
+acceptance, and an acceptance matching nothing. ``generated_at`` is pinned.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from drift.findings import DatabaseInfo, Finding, Report, SuggestedMigration
+from drift.findings import DatabaseInfo, Finding, Report, Risk, SuggestedMigration
 from drift.history import MigrationState, Revision
+from drift.policy import Acceptance, IgnoreRule, PolicyResult, apply_policy
 
 GENERATED_AT = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PG = DatabaseInfo(
@@ -36,7 +40,7 @@ def finding(kind: str, table: str, message: str, **kwargs: Any) -> Finding:
 
 def report(findings: list[Finding], *, migration: SuggestedMigration | None = None, state: Any = None,
            database: DatabaseInfo = PG, environment: str = "prod", revision: tuple[str, ...] = ("0002_task_due_date",),
-           tables_compared: int = 5, notes: tuple[str, ...] = ()) -> Report:
+           tables_compared: int = 5, notes: tuple[str, ...] = (), policy: PolicyResult | None = None) -> Report:
     return Report(
         environment=environment,
         database=database,
@@ -48,6 +52,7 @@ def report(findings: list[Finding], *, migration: SuggestedMigration | None = No
         migration=migration,
         state=state,
         notes=notes,
+        policy=policy,
     )
 
 
@@ -245,3 +250,141 @@ def example_report() -> Report:
                           server_version="SQLite 3.40.1", database="dev.db")
     return report([email], migration=migration, state=state_at_head("dev"), database=sqlite, environment="dev",
                   tables_compared=3)
+
+
+# --------------------------------------------------------------------------- risks
+
+
+BACKFILL = 'op.execute("UPDATE users SET full_name = \'\' WHERE full_name IS NULL")'
+# An example value a database really returns for a duplicate key: markup, a table pipe, backticks.
+DUPLICATE = f"{SCRIPT} | `x` **y**"
+
+
+def risk_findings() -> list[Finding]:
+    return [
+        finding("modify_nullable", "users", "Column users.full_name is nullable in the database but NOT NULL in the models",
+                name="full_name", object_type="column", models={"nullable": False}, database={"nullable": True},
+                severity="danger", risks=(
+                    Risk(rule="null_rows", severity="danger",
+                         summary="2 rows of users have NULL in full_name: the ALTER fails",
+                         evidence={"null_rows": 2, "backfill_value": "''", "backfill_from": "the type's empty value"},
+                         suggestion="backfill them first, in the same migration, before the alter_column "
+                                    "(the type's empty value)",
+                         code=BACKFILL),
+                )),
+        finding("add_constraint", "users", "Unique constraint uq_users_email on users (email) exists in the models "
+                "but not in the database", name="uq_users_email", object_type="unique_constraint",
+                models={"type": "unique", "columns": ["email"]}, severity="danger", risks=(
+                    Risk(rule="duplicates", severity="danger",
+                         summary=f"1 value of (email) repeats in users (1,250 rows): creating the unique constraint "
+                                 f"fails; e.g. email={DUPLICATE!r} appears 4 times",
+                         evidence={"duplicate_groups": 1, "rows": 1250, "example": {"email": DUPLICATE},
+                                   "example_count": 4},
+                         suggestion="remove or merge the duplicates first (in a data migration), or widen the key"),
+                    Risk(rule="lock", severity="info",
+                         summary="building the unique index on users (1,250 rows) blocks writes only briefly",
+                         evidence={"rows": 1250, "rows_from": "pg_class.reltuples"}),
+                )),
+        finding("modify_type", "tasks", "Column tasks.title is VARCHAR(200) in the database but VARCHAR(100) in the models",
+                name="title", object_type="column", models={"type": "VARCHAR(100)"},
+                database={"type": "VARCHAR(200)"}, severity="warning", risks=(
+                    Risk(rule="narrowing", severity="warning",
+                         summary="values of tasks.title that do not fit VARCHAR(100): not measured: the table has "
+                                 "~2,000,000 rows (pg_class.reltuples), above risk_large_table (1,000,000); "
+                                 "rerun with --deep to scan it",
+                         evidence={"reason": "the table has ~2,000,000 rows (pg_class.reltuples), above "
+                                             "risk_large_table (1,000,000); rerun with --deep to scan it"},
+                         measured=False),
+                )),
+        finding("remove_column", "projects", "Column projects.legacy_code exists in the database but not in the models",
+                name="legacy_code", object_type="column", database=column("VARCHAR(20)"), severity="danger",
+                cause="out_of_band", risks=(
+                    Risk(rule="data_loss", severity="info",
+                         summary="dropping projects.legacy_code loses no values: every row has NULL in it",
+                         evidence={"rows": 40, "non_null_values": 0}),
+                )),
+    ]
+
+
+def risk_report() -> Report:
+    migration = SuggestedMigration(
+        message="Sync projects, tasks, users with the models",
+        commands=(f'{PREFIX} revision --autogenerate -m "Sync projects, tasks, users with the models"',
+                  "# review the new file in alembic/versions/ (see the notes below), then:",
+                  f"{PREFIX} upgrade head"),
+        upgrade_code="op.alter_column('users', 'full_name', existing_type=sa.TEXT(), nullable=False)\n"
+                     "op.create_unique_constraint('uq_users_email', 'users', ['email'])\n"
+                     "op.alter_column('tasks', 'title', existing_type=sa.VARCHAR(length=200), "
+                     "type_=sa.String(length=100))\n"
+                     "op.drop_column('projects', 'legacy_code')",
+        downgrade_code="op.add_column('projects', sa.Column('legacy_code', sa.VARCHAR(length=20), nullable=True))\n"
+                       "op.alter_column('tasks', 'title', existing_type=sa.String(length=100), "
+                       "type_=sa.VARCHAR(length=200))\n"
+                       "op.drop_constraint('uq_users_email', 'users', type_='unique')\n"
+                       "op.alter_column('users', 'full_name', existing_type=sa.TEXT(), nullable=True)",
+    )
+    return report(risk_findings(), migration=migration, state=state_at_head())
+
+
+# --------------------------------------------------------------------------- ignored and accepted drift
+
+TODAY = date(2025, 3, 4)
+AUDIT_RULE = IgnoreRule.parse("audit_*", "tables written by the audit trigger, not by the models")
+
+
+def policy_findings() -> dict[str, Finding]:
+    return {
+        "ignored": finding("add_table", "audit_log", "Table audit_log exists in the models but not in the database",
+                           object_type="table", models={"columns": {"id": column("INTEGER", nullable=False)}}),
+        "accepted": finding("add_column", "users", "Column users.nickname exists in the models but not in the database",
+                            name="nickname", object_type="column", models=column("VARCHAR(40)")),
+        "expired": finding("modify_type", "tasks", "Column tasks.title is VARCHAR(200) in the database but "
+                           "VARCHAR(100) in the models", name="title", object_type="column",
+                           models={"type": "VARCHAR(100)"}, database={"type": "VARCHAR(200)"}, severity="warning"),
+        "kept": finding("add_column", "users", "Column users.email exists in the models but not in the database",
+                        name="email", object_type="column", models=column("VARCHAR(255)")),
+        # Fixed since it was accepted: the check no longer reports it.
+        "gone": finding("modify_default", "tasks", "Column tasks.status has server default 'open' in the database "
+                        "but 'todo' in the models", name="status", object_type="column",
+                        models={"default": "'todo'"}, database={"default": "'open'"}),
+    }
+
+
+def policy_entries(found: dict[str, Finding]) -> list[Acceptance]:
+    return [
+        Acceptance.for_finding(found["accepted"], environment="prod", reason="ships with the profile page, OPS-12",
+                               owner="alice", accepted_on=date(2025, 2, 1), expires=date(2025, 5, 1)),
+        Acceptance.for_finding(found["expired"], environment="prod", reason="widened by the DBA | *to be migrated*",
+                               owner="bob", accepted_on=date(2024, 12, 1), expires=date(2025, 3, 1)),
+        Acceptance.for_finding(found["gone"], environment="*", reason="default changes with the next release",
+                               owner="carol", accepted_on=date(2025, 1, 15), expires=date(2025, 4, 30)),
+    ]
+
+
+def policy_report() -> Report:
+    """What a check of prod reports with one ignore rule and three acceptances (one expired, one stale)."""
+    found = policy_findings()
+    checked = [f for key, f in found.items() if key != "gone"]
+    result = apply_policy(sorted(checked, key=Finding.sort_key), [AUDIT_RULE], policy_entries(found),
+                          environment="prod", today=TODAY)
+    migration = result.with_review_note(SuggestedMigration(
+        message="Sync tasks, users with the models",
+        commands=(f'{PREFIX} revision --autogenerate -m "Sync tasks, users with the models"',
+                  "# review the new file in alembic/versions/ (see the notes below), then:",
+                  f"{PREFIX} upgrade head"),
+        upgrade_code="op.alter_column('tasks', 'title', existing_type=sa.VARCHAR(length=200), "
+                     "type_=sa.String(length=100))\n"
+                     "op.add_column('users', sa.Column('email', sa.String(length=255), nullable=True))",
+        downgrade_code="op.drop_column('users', 'email')\n"
+                       "op.alter_column('tasks', 'title', existing_type=sa.String(length=100), "
+                       "type_=sa.VARCHAR(length=200))",
+    ))
+    return report(list(result.kept), migration=migration, state=state_at_head(), notes=result.notes, policy=result)
+
+
+def policy_clean_report() -> Report:
+    """Nothing left once the rule and the acceptance have applied: a clean verdict that still counts them."""
+    found = policy_findings()
+    result = apply_policy([found["ignored"], found["accepted"]], [AUDIT_RULE], policy_entries(found)[:1],
+                          environment="prod", today=TODAY)
+    return report(list(result.kept), state=state_at_head(), notes=result.notes, policy=result)

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from drift.report import EXTENSIONS, render
-from report_builders import clean_report, drift_report, example_report, hostile_report
+from report_builders import (
+    clean_report,
+    drift_report,
+    example_report,
+    hostile_report,
+    policy_clean_report,
+    policy_report,
+    risk_report,
+)
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("DRIFT_UPDATE_GOLDEN") == "1"
@@ -24,6 +32,9 @@ SCENARIOS = {
     "clean": clean_report,
     "hostile": hostile_report,
     "example": example_report,
+    "risk": risk_report,
+    "policy": policy_report,
+    "policy_clean": policy_clean_report,
 }
 FORMATS = ("html", "markdown", "json", "text")
 

@@ -22,7 +22,7 @@ from markupsafe import escape
 
 from drift.report import render
 from drift.report.view import build
-from report_builders import IMG, SCRIPT, clean_report, drift_report, hostile_report
+from report_builders import IMG, SCRIPT, clean_report, drift_report, hostile_report, policy_report, risk_report
 
 # Only what the templates write; anything else came from the data.
 TEMPLATE_TAGS = {
@@ -74,6 +74,11 @@ def assert_no_injected_markup(page: Elements) -> None:
 # --------------------------------------------------------------------------- static
 
 
+def test_risks_and_set_aside_use_only_template_markup() -> None:
+    for report in (risk_report(), policy_report()):
+        assert_no_injected_markup(parse(render(report, "html")))
+
+
 def test_hostile_names_render_as_text() -> None:
     text = render(hostile_report(), "html")
     page = parse(text)
@@ -86,7 +91,7 @@ def test_hostile_names_render_as_text() -> None:
 
 
 def test_self_contained_no_external_resources_no_scripts() -> None:
-    for report in (drift_report(), hostile_report(), clean_report()):
+    for report in (drift_report(), hostile_report(), clean_report(), risk_report(), policy_report()):
         text = render(report, "html")
         page = parse(text)
         assert not [t for t, _ in page.tags if t in ("script", "link", "img", "iframe", "object", "embed")]
@@ -178,17 +183,22 @@ def write_page(tmp_path: Path, name: str, text: str) -> Path:
 
 
 @pytest.mark.browser
-def test_browser_shows_the_report(chromium: str, tmp_path: Path) -> None:
-    report = drift_report()
-    page = write_page(tmp_path, "report.html", render(report, "html"))
+@pytest.mark.parametrize("scenario", ["drift", "risk", "policy"])
+def test_browser_shows_the_report(chromium: str, tmp_path: Path, scenario: str) -> None:
+    report = {"drift": drift_report, "risk": risk_report, "policy": policy_report}[scenario]()
+    page = write_page(tmp_path, f"{scenario}.html", render(report, "html"))
     dom = dump_dom(chromium, tmp_path, page)
     shown = parse(dom)
+    # The risk report holds a <script> in an example value: the title says it never ran.
     assert shown.title == f"drift · prod · {report.verdict}"
     assert report.verdict in dom
+    assert_no_injected_markup(shown)
     for f in report.findings:
         assert f.id in shown.ids, f"finding {f.id} has no element"
-    screenshot(chromium, tmp_path, page, "report.png", width=1280, height=2000)
-    screenshot(chromium, tmp_path, page, "report-phone.png", width=390, height=2400)
+    if report.policy is not None:
+        assert "set-aside" in shown.ids
+    screenshot(chromium, tmp_path, page, f"{scenario}.png", width=1280, height=2400)
+    screenshot(chromium, tmp_path, page, f"{scenario}-phone.png", width=390, height=3200)
 
 
 @pytest.mark.browser

@@ -114,6 +114,22 @@ def fence(value: object, lang: str = "") -> Markdown:
     return Markdown(f"{marks}{lang}\n{body}\n{marks}")
 
 
+def indented(value: Markdown, spaces: int) -> Markdown:
+    """Markdown already made safe (a :func:`fence`), each line indented to sit inside a list item.
+
+    Only :class:`Markdown` is taken: indenting raw text would pass it through unescaped.
+
+    >>> print(indented(fence("x = 1"), 2))
+      ```
+      x = 1
+      ```
+    """
+    if not isinstance(value, Markdown):
+        raise TypeError("indented() takes Markdown made by another filter (fence, code, text), not raw text")
+    pad = " " * spaces
+    return Markdown("\n".join(pad + line if line else line for line in value.split("\n")))
+
+
 def link(url: object, label: object = None) -> Markdown:
     """``[label](<url>)``: the label as prose, the address in angle brackets so no character in it ends it early.
 

@@ -88,6 +88,7 @@ _MARKDOWN.filters.update(
     fence=md.fence,
     text=md.text,
     link=md.link,
+    indented=md.indented,
     # Output of a Markdown macro: every value in it was escaped when the macro ran.
     rendered=md.Markdown,
     hashes=lambda n: md.Markdown("#" * max(1, min(6, int(n)))),
@@ -165,6 +166,12 @@ def _capped(view: ReportView, draw: Callable[[ReportView], str], limit: int) -> 
     --autogenerate`` writes that code again anyway), then rows of the
     per-table summary. The header, the verdict and the commands always stay.
     """
+    full = draw(view)
+    if len(full) <= limit:
+        return full
+    # The "Set aside" lists go first, down to their counts: nothing in them is left to act on
+    # but an expired acceptance, whose finding is among the findings again.
+    view = view.aside_counted()
     full = draw(view)
     if len(full) <= limit:
         return full
@@ -317,6 +324,10 @@ def render_run(result: RunResult, fmt: str, *, max_chars: int | None = None, ful
 def _capped_run(
     r: RunView, views: Sequence[ReportView | None], draw: Callable[[Sequence[ReportView | None]], str], limit: int
 ) -> str:
+    full = draw(views)
+    if len(full) <= limit:
+        return full
+    views = [v.aside_counted() if v is not None else None for v in views]
     full = draw(views)
     if len(full) <= limit:
         return full

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..findings import SEVERITIES
 from .view import (
     KIND_LABELS,
+    FindingView,
     SEVERITY_LABELS,
     SEVERITY_RANK,
     PendingView,
@@ -101,6 +102,8 @@ class RunView:
     comparison: DiffView | None
     comparison_note: str | None
     has_history: bool
+    has_risks: bool = False
+    has_policy: bool = False
 
     @property
     def findings_total(self) -> int:
@@ -141,6 +144,8 @@ def build_run(result: RunResult) -> RunView:
         comparison=comparison,
         comparison_note=_clean(result.comparison_note) if result.comparison_note else None,
         has_history=any(e.report is not None and e.report.history is not None for e in environments),
+        has_risks=any(e.report is not None and e.report.has_risks for e in environments),
+        has_policy=any(e.report is not None and e.report.policy is not None for e in environments),
     )
 
 
@@ -214,6 +219,14 @@ def _pending(rev: Any) -> PendingView:
 
 
 @dataclass(frozen=True)
+class TicketLine:
+    """A line under a ticket item: a risk of applying it, or why an accepted finding is back."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
 class TicketItem:
     key: str
     sentence: str
@@ -221,6 +234,19 @@ class TicketItem:
     severity: str
     severity_label: str
     detail: str | None = None
+    lines: tuple[TicketLine, ...] = ()
+
+
+def _ticket_lines(f: FindingView) -> tuple[TicketLine, ...]:
+    # A ticket is short: the risks worth acting on, not the "nothing to worry about" ones.
+    lines = [TicketLine("Reported again", f.expired)] if f.expired else []
+    for r in f.risks:
+        if r.severity == "info":
+            continue
+        text = f"{r.summary}: not measured: {r.not_measured}" if r.not_measured else r.summary
+        label = f"{r.severity_label} risk" + ("" if r.measured else " (not measured)")
+        lines.append(TicketLine(label, text))
+    return tuple(lines)
 
 
 @dataclass(frozen=True)
@@ -259,8 +285,9 @@ def _ticket_groups(e: EnvView) -> list[tuple[str, list[TicketItem]]]:
     findings = [f for t in e.report.tables for f in t.findings]
     severity_first = sorted(findings, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
 
-    def item(f: Any, detail: str | None = None) -> TicketItem:
-        return TicketItem(f"{e.prefix}{f.id}", f.sentence, f.id, f.severity, f.severity_label, detail)
+    def item(f: FindingView, detail: str | None = None) -> TicketItem:
+        return TicketItem(f"{e.prefix}{f.id}", f.sentence, f.id, f.severity, f.severity_label, detail,
+                          _ticket_lines(f))
 
     if e.report.history is None:
         return [("Findings", [item(f) for f in severity_first])]

@@ -20,10 +20,13 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 
 from .. import secrets
-from ..findings import SEVERITIES, Finding, Report
+from ..findings import SEVERITIES, Finding, Report, Risk
+
+if TYPE_CHECKING:
+    from ..policy import Acceptance, PolicyResult
 
 # str.isprintable() is False exactly for what must not reach a reader raw:
 # controls (ANSI escapes, newlines), format characters (bidi overrides and
@@ -182,6 +185,32 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One number or example behind a risk: ``null_rows: 2``."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """What applying the suggested change would do to the rows that are there, worded for reading."""
+
+    rule: str
+    severity: str
+    severity_label: str
+    #: The sentence; for a risk drift did not measure, what it would have looked at.
+    summary: str
+    measured: bool
+    #: Why drift did not look (``the table has ~2,000,000 rows…``); None when measured.
+    not_measured: str | None
+    evidence: tuple[Evidence, ...]
+    suggestion: str | None
+    #: Migration code to run before the suggested op, in the same migration (a backfill).
+    code: str | None
+
+
+@dataclass(frozen=True)
 class FindingView:
     id: str
     kind: str
@@ -198,6 +227,9 @@ class FindingView:
     #: Against the previous report in the same folder: ``new`` or ``open`` (None when no history is kept).
     mark: str | None = None
     mark_label: str | None = None
+    risks: tuple[RiskView, ...] = ()
+    #: ``acceptance expired on 2025-03-01 (alice, why)``: the finding is back because its acceptance ended.
+    expired: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +309,48 @@ class HistoryView:
 
 
 @dataclass(frozen=True)
+class AsideView:
+    """One finding or accepted-drift entry of the "Set aside" section.
+
+    ``why`` is the rule's reason or the acceptance's; ``rule`` names the
+    ignore rule's pattern, ``owner`` and ``expires`` the acceptance's.
+    """
+
+    id: str
+    kind_label: str
+    object_label: str
+    sentence: str
+    why: str
+    rule: str | None = None
+    section: str | None = None
+    owner: str | None = None
+    expires: str | None = None
+    scope: str | None = None
+    #: The finding's anchor in this report when it is shown (an expired acceptance's finding is).
+    anchor: str | None = None
+    #: The command that renews an expired acceptance.
+    renew: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """What ignore rules and accepted drift set aside: listed in full, or only counted under a size cap."""
+
+    summary: str
+    counts: tuple[Count, ...]
+    ignored: tuple[AsideView, ...]
+    accepted: tuple[AsideView, ...]
+    expired: tuple[AsideView, ...]
+    unmatched: tuple[AsideView, ...]
+    accepted_file: str
+    show_items: bool = True
+
+    @property
+    def total(self) -> int:
+        return len(self.ignored) + len(self.accepted) + len(self.expired) + len(self.unmatched)
+
+
+@dataclass(frozen=True)
 class ReportView:
     """Everything a template draws, already worded, escaped of hidden characters and ordered."""
 
@@ -306,10 +380,17 @@ class ReportView:
     show_code: bool = True
     table_counts_omitted: int = 0
     history: HistoryView | None = None
+    policy: PolicyView | None = None
+    #: After the comparison sentence when nothing is left: what "clean" means here.
+    clean_note: str = "Every table, column, index and constraint matches; there is nothing to migrate."
 
     @property
     def findings_shown(self) -> int:
         return sum(len(t.findings) for t in self.tables)
+
+    @property
+    def has_risks(self) -> bool:
+        return any(f.risks for t in self.tables for f in t.findings)
 
     @property
     def findings_omitted(self) -> int:
@@ -339,6 +420,12 @@ class ReportView:
             table_counts_omitted=len(self.table_counts) - len(rows),
         )
 
+    def aside_counted(self) -> "ReportView":
+        """The same report with the "Set aside" section cut to its counts (the Markdown size cap's first cut)."""
+        if self.policy is None or not self.policy.show_items:
+            return self
+        return dataclasses.replace(self, policy=dataclasses.replace(self.policy, show_items=False))
+
     def priority_order(self) -> tuple[str, ...]:
         """Finding ids, most severe first (report order within a severity): what a cap keeps first."""
         flat = [f for t in self.tables for f in t.findings]
@@ -352,7 +439,9 @@ class ReportView:
 def build(report: Report) -> ReportView:
     """Shape ``report`` for the templates; pure, so the same report always gives the same view."""
     db = report.database
-    tables = tuple(_table(name, findings) for name, findings in report.findings_by_table().items())
+    policy = _policy(report.policy, report.findings) if report.policy is not None else None
+    expired = _expired_marks(report.policy) if report.policy is not None else {}
+    tables = tuple(_table(name, findings, expired) for name, findings in report.findings_by_table().items())
     severity_totals: dict[str, int] = {}
     for f in report.findings:
         severity_totals[f.severity] = severity_totals.get(f.severity, 0) + 1
@@ -397,8 +486,14 @@ def build(report: Report) -> ReportView:
         findings_total=len(report.findings),
         migration=_migration(report),
         state=_state(report.state),
-        notes=tuple(_clean(n) for n in report.notes),
+        notes=_notes(report),
         history=_history(history) if history is not None else None,
+        policy=policy,
+        clean_note=(
+            "Everything else matches: there is nothing to migrate apart from what is set aside below."
+            if report.policy is not None and report.policy.hidden else
+            "Every table, column, index and constraint matches; there is nothing to migrate."
+        ),
     )
 
 
@@ -428,8 +523,8 @@ def _anchor(prefix: str, name: str) -> str:
     return f"{prefix}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
 
 
-def _table(name: str, findings: Iterable[Finding]) -> TableView:
-    views = tuple(_finding(f) for f in findings)
+def _table(name: str, findings: Iterable[Finding], expired: Mapping[str, str] | None = None) -> TableView:
+    views = tuple(_finding(f, (expired or {}).get(f.id)) for f in findings)
     worst = max((v.severity for v in views), key=lambda s: SEVERITY_RANK.get(s, -1))
     return TableView(
         name=_clean(name),
@@ -441,7 +536,7 @@ def _table(name: str, findings: Iterable[Finding]) -> TableView:
     )
 
 
-def _finding(f: Finding) -> FindingView:
+def _finding(f: Finding, expired: str | None = None) -> FindingView:
     severity = f.severity if f.severity in SEVERITY_LABELS else "info"
     return FindingView(
         id=_clean(f.id),
@@ -456,7 +551,59 @@ def _finding(f: Finding) -> FindingView:
         rows=_rows(f),
         cause=CAUSE_LABELS.get(f.cause, _words(f.cause)) if f.cause != "unknown" else None,
         cause_detail=_clean(f.cause_detail, keep="\n") if f.cause_detail and f.cause != "unknown" else None,
+        risks=tuple(_risk(r) for r in f.risks),
+        expired=expired,
     )
+
+
+# Written by drift.risk.assessment.not_measured: "<what it would look at>: not measured: <why>".
+_NOT_MEASURED = ": not measured: "
+
+
+def _risk(r: Risk) -> RiskView:
+    severity = r.severity if r.severity in SEVERITY_LABELS else "warning"
+    summary, reason = _clean(r.summary), None
+    if not r.measured and _NOT_MEASURED in summary:
+        summary, reason = summary.split(_NOT_MEASURED, 1)
+    evidence = tuple(
+        Evidence(_clean(k), _evidence_value(v))
+        for k, v in r.evidence.items()
+        # The reason is already said beside "not measured"; a second time as evidence is noise.
+        if not (k == "reason" and not r.measured)
+    )
+    return RiskView(
+        rule=_clean(r.rule),
+        severity=severity,
+        severity_label=SEVERITY_LABELS[severity],
+        # Unmeasured, the summary names only what drift would have looked at: no sentence of its own.
+        summary=_sentence(_capitalised(summary)) if reason is None else _capitalised(summary),
+        measured=r.measured,
+        not_measured=_sentence(reason) if reason else None,
+        evidence=evidence,
+        suggestion=_sentence(_capitalised(_clean(r.suggestion))) if r.suggestion else None,
+        code=_clean(r.code, keep="\n").strip("\n") if r.code else None,
+    )
+
+
+def _capitalised(text: str) -> str:
+    # Rules write lower-case clauses ("no NULL values in …"); an identifier at the start keeps its case.
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+def _evidence_value(value: Any) -> str:
+    """One line per value: ``2``, ``1,250,000``, ``email=alice@example.com``, ``a, b``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_clean(k)}={_evidence_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_evidence_value(v) for v in value) or "none"
+    return _clean(value)
 
 
 def _sentence(message: str) -> str:
@@ -560,6 +707,75 @@ def _state(state: Any) -> StateView | None:
         commands=tuple(_clean(c) for c in getattr(state, "commands", ())),
         warnings=tuple(_clean(w) for w in getattr(state, "warnings", ())),
     )
+
+
+# --------------------------------------------------------------------------- ignored and accepted drift
+
+
+def _aside_finding(f: Finding, why: str, **extra: Any) -> AsideView:
+    return AsideView(
+        id=_clean(f.id),
+        kind_label=KIND_LABELS.get(f.kind, _words(f.kind)),
+        object_label=_clean(f.object_label),
+        sentence=_sentence(_clean(f.message)),
+        why=_clean(why),
+        **extra,
+    )
+
+
+def _expired_text(entry: Acceptance) -> str:
+    return f"acceptance expired on {entry.expires.isoformat()} ({_clean(entry.owner)}, {_clean(entry.reason)})"
+
+
+def _expired_marks(policy: PolicyResult) -> dict[str, str]:
+    return {x.finding.id: _expired_text(x.entry) for x in policy.expired}
+
+
+def _policy(policy: PolicyResult, shown: Iterable[Finding]) -> PolicyView | None:
+    """The "Set aside" section; None when rules apply but set nothing aside (the report then looks as always)."""
+    counts = policy.counts()
+    if not any(counts.values()):
+        return None
+    reported = {f.id for f in shown}
+    ignored = tuple(
+        _aside_finding(x.finding, x.rule.reason, rule=_clean(x.rule.pattern), section=f"[{_clean(x.rule.section)}]")
+        for x in policy.ignored
+    )
+    accepted = tuple(
+        _aside_finding(x.finding, x.entry.reason, owner=_clean(x.entry.owner), expires=x.entry.expires.isoformat(),
+                       scope=_clean(x.entry.scope))
+        for x in policy.accepted
+    )
+    expired = tuple(
+        _aside_finding(x.finding, x.entry.reason, owner=_clean(x.entry.owner), expires=x.entry.expires.isoformat(),
+                       scope=_clean(x.entry.scope), anchor=_clean(x.finding.id) if x.finding.id in reported else None,
+                       renew=f"drift accept --env {_clean(policy.environment)} --id {_clean(x.entry.id)}")
+        for x in policy.expired
+    )
+    unmatched = tuple(
+        AsideView(id=_clean(e.id), kind_label=KIND_LABELS.get(e.kind, _words(e.kind)) if e.kind else "Accepted drift",
+                  object_label=_clean(".".join(p for p in (e.schema, e.table, e.name) if p) or e.id), sentence="",
+                  why=_clean(e.reason), owner=_clean(e.owner), expires=e.expires.isoformat(), scope=_clean(e.scope))
+        for e in policy.unmatched
+    )
+    labels = (("ignored", "Ignored by rules"), ("accepted", "Accepted"), ("expired", "Acceptance expired"),
+              ("unmatched", "Accepted, matching nothing"))
+    return PolicyView(
+        summary=_clean(policy.summary),
+        counts=tuple(Count(label=label, count=counts[key], key=key) for key, label in labels if counts[key]),
+        ignored=ignored,
+        accepted=accepted,
+        expired=expired,
+        unmatched=unmatched,
+        accepted_file=_clean(policy.accepted_file),
+    )
+
+
+def _notes(report: Report) -> tuple[str, ...]:
+    # The policy's own notes (expired, matching nothing) are drawn in the "Set aside" section
+    # and on the finding that came back; as notes as well they would say everything twice.
+    own = set(report.policy.notes) if report.policy is not None else set()
+    return tuple(_clean(n) for n in report.notes if n not in own)
 
 
 # --------------------------------------------------------------------------- history

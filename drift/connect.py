@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import socket
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +198,9 @@ def make_engine(env: Environment) -> Engine:
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
         setup.on_connect(dbapi_conn, env, record.info)
 
+    if env.dialect == "postgresql":
+        _guard_with_deadline(engine, env)
+
     if env.dialect == "sqlite":
 
         @event.listens_for(engine, "before_cursor_execute")
@@ -204,6 +210,69 @@ def make_engine(env: Environment) -> Engine:
                 clock[0] = time.monotonic()
 
     return engine
+
+
+def _guard_with_deadline(engine: Engine, env: Environment) -> None:
+    """Give up on a PostgreSQL call the server has not answered in time, on the client side.
+
+    ``statement_timeout`` is enforced by the server, and ``tcp_user_timeout``
+    only fires while sent data goes unacknowledged: a server that has frozen,
+    or a load balancer or proxy that keeps the connection open but forwards
+    nothing, would leave libpq waiting forever (it has no read timeout). So
+    every execute, commit and rollback gets a deadline a little past what
+    the server's own limits allow; when it passes, the socket is shut down,
+    libpq returns at once, and the call fails as a timeout.
+    """
+    limit = env.statement_timeout + env.connect_timeout + 1
+    dialect = engine.dialect
+
+    def guarded(call: Callable[..., Any], dbapi_conn_of: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            dbapi_conn = dbapi_conn_of(*args)
+            lock = threading.Lock()
+            state = {"done": False, "fired": False}
+
+            def expire() -> None:
+                with lock:
+                    if state["done"]:
+                        return
+                    state["fired"] = True
+                _shut_down(dbapi_conn)
+
+            timer = threading.Timer(limit, expire)
+            timer.daemon = True
+            timer.start()
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:
+                if state["fired"]:
+                    # A driver error, so that every caller (risk probes included) treats it as any other timeout.
+                    error = getattr(dialect.loaded_dbapi, "OperationalError", OSError)
+                    raise error(f"no answer from the server, timed out after {limit:g} s") from exc
+                raise
+            finally:
+                with lock:
+                    state["done"] = True
+                timer.cancel()
+
+        return run
+
+    cursor_conn = lambda cursor, *rest: cursor.connection  # noqa: E731
+    dialect.do_execute = guarded(dialect.do_execute, cursor_conn)  # type: ignore[method-assign]
+    dialect.do_execute_no_params = guarded(dialect.do_execute_no_params, cursor_conn)  # type: ignore[method-assign]
+    dialect.do_executemany = guarded(dialect.do_executemany, cursor_conn)  # type: ignore[method-assign]
+    dialect.do_rollback = guarded(dialect.do_rollback, lambda conn: conn)  # type: ignore[method-assign]
+    dialect.do_commit = guarded(dialect.do_commit, lambda conn: conn)  # type: ignore[method-assign]
+
+
+def _shut_down(dbapi_conn: Any) -> None:
+    """Shut the connection's socket down under the driver, so a call blocked on it returns."""
+    try:
+        fd = dbapi_conn.fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError) as exc:  # already closed: nothing is waiting on it
+        log.debug("could not shut down a connection past its deadline: %s", exc)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -329,3 +330,15 @@ def test_the_ticket_lists_the_risks_worth_acting_on() -> None:
     assert "  - Reported again: acceptance expired on 2025-03-01 (bob, widened by the DBA | *to be migrated*)" in plain
     assert "loses no values" not in plain  # info risks stay in the full report
     assert "\\<script\\>" in text and not re.search(r"(?<!\\)<script", text)
+
+
+# --------------------------------------------------------------------------- docs/reports.md stays true
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "reports.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("containing", "build_report"), [("risk [danger]", risk_report), ("Set aside:", policy_report)])
+def test_doc_examples_are_what_the_text_report_prints(containing: str, build_report) -> None:
+    blocks = [b.split("```", 1)[0] for b in DOC.split("```text\n")[1:] if containing in b.split("```", 1)[0]]
+    assert blocks, f"docs/reports.md has no text block with {containing!r}"
+    assert blocks[0] in render(build_report(), "text")

@@ -14,13 +14,10 @@ from .config import Config, Environment, load_config
 from .errors import DriftError
 from .findings import DatabaseInfo, Finding, Report, SuggestedMigration
 from .check import check
-from .run import RunResult, run
 
 __all__ = [
     "__version__",
     "check",
-    "run",
-    "RunResult",
     "Config",
     "Environment",
     "load_config",

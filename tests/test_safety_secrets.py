@@ -4,7 +4,7 @@ The password (:data:`faults.HOSTILE_PASSWORD`, ``p@ss:w/rd%?#&-Zq7``) must be
 URL-encoded in a URL, and it is planted three ways: percent-encoded in
 ``url``, raw in a discrete ``password`` key, and raw in an environment
 variable that ``password = ${VAR}`` reads. On PostgreSQL it is also the scratch server's
-password on PostgreSQL. Every run uses ``--debug`` (tracebacks and debug logs on stderr)
+password. Every run uses ``--debug`` (tracebacks and debug logs on stderr)
 unless the test is about the one-line error, and every spelling of the
 password (:func:`faults.spellings`) is looked for in stdout, stderr and
 every file the run wrote: HTML, Markdown, JSON, text, the ticket, the

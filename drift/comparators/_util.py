@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping, TypeVar
 
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.schema import Constraint, Index
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+def per_schema(autogen_context: AutogenContext, what: str, schema: str | None, read: Callable[[], T]) -> T:
+    """``read()`` once per schema and comparison, kept in the inspector's cache.
+
+    Comparators run once per table; reading the whole schema each time would
+    make a check quadratic in the number of tables (SQLAlchemy caches the
+    per-table inspector methods, not the ``get_multi_*`` ones).
+    """
+    cache = autogen_context.inspector.info_cache
+    key = ("drift", what, schema)
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def reflected_names(found: Mapping[K, list[dict[str, Any]]]) -> dict[K, list[dict[str, Any]]]:
+    """A private copy of reflected indexes or constraints, names as plain strings.
+
+    SQLAlchemy's reflection can hand back the dicts alembic keeps in its own
+    cache, where alembic marks names ``conv`` in place; a marked name renders
+    as ``op.f('name')``. drift's ops name what the database holds, as is.
+    """
+    return {
+        key: [{**item, "name": str(item["name"]) if item.get("name") is not None else None} for item in items]
+        for key, items in found.items()
+    }
 
 
 def dialect_name(autogen_context: AutogenContext) -> str:

@@ -36,7 +36,7 @@ from alembic.util import PriorityDispatchResult
 from sqlalchemy import CheckConstraint, Table
 
 from . import sqltext
-from ._util import final_name, sql_of
+from ._util import final_name, per_schema, reflected_names, sql_of
 from .ops import ModifyCheckOp, RenameConstraintOp
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,11 @@ class _Check:
 
 
 def _reflect_default(autogen_context: AutogenContext, tname: str, schema: str | None) -> list[dict[str, Any]]:
-    return [dict(c) for c in autogen_context.inspector.get_check_constraints(tname, schema=schema)]
+    inspector = autogen_context.inspector
+    every = per_schema(
+        autogen_context, "checks", schema, lambda: reflected_names(inspector.get_multi_check_constraints(schema=schema))
+    )
+    return [dict(c) for c in every.get((schema, tname), [])]
 
 
 def _reflect_mysql(autogen_context: AutogenContext, tname: str, schema: str | None) -> list[dict[str, Any]]:
@@ -64,15 +68,24 @@ def _reflect_mysql(autogen_context: AutogenContext, tname: str, schema: str | No
         return _reflect_default(autogen_context, tname, schema)
     # SHOW CREATE TABLE, which SQLAlchemy parses, writes column-level checks inside the
     # column definition, where reflection does not look; the catalogue lists them all.
-    rows = autogen_context.connection.execute(  # type: ignore[union-attr]
-        sa.text(
-            "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-            "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table "
-            "ORDER BY CONSTRAINT_NAME"
-        ),
-        {"schema": schema, "table": tname},
-    )
-    return [{"name": name, "sqltext": clause} for name, clause in rows]
+    connection = autogen_context.connection
+    assert connection is not None
+
+    def read() -> dict[str, list[dict[str, Any]]]:
+        rows = connection.execute(
+            sa.text(
+                "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+            ),
+            {"schema": schema},
+        )
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for table, name, clause in rows:
+            by_table.setdefault(table, []).append({"name": name, "sqltext": clause})
+        return reflected_names(by_table)
+
+    # One catalogue query per schema, not one round trip per table.
+    return list(per_schema(autogen_context, "mariadb_checks", schema, read).get(tname, []))
 
 
 #: How each dialect's check constraints are read: list of {"name", "sqltext"}.

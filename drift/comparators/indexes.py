@@ -21,7 +21,7 @@ from alembic.util import PriorityDispatchResult
 from sqlalchemy import Index, Table
 
 from . import sqltext
-from ._util import final_name, sql_of
+from ._util import final_name, per_schema, reflected_names, sql_of
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,10 @@ def compare_index_predicates(
     keyword = WHERE_KEYWORDS.get(dialect.name)
     if keyword is None or conn_table is None or metadata_table is None:
         return PriorityDispatchResult.CONTINUE
-    # One query for all tables of the schema (the inspector caches it), not one per table.
-    every = autogen_context.inspector.get_multi_indexes(schema=schema)
+    inspector = autogen_context.inspector
+    every = per_schema(
+        autogen_context, "indexes", schema, lambda: reflected_names(inspector.get_multi_indexes(schema=schema))
+    )
     reflected = {ix["name"]: ix for ix in every.get((schema, tname), [])}
     # An index alembic already replaces (other columns, uniqueness) needs no second report.
     touched = {op.index_name for op in modify_table_ops.ops if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp))}

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from . import secrets
@@ -355,6 +355,13 @@ def translate_errors(env: Environment, doing: str = "lost the connection while c
         raise
     except DBAPIError as exc:
         raise connect_error(env, exc, doing) from None
+    except NoSuchTableError as exc:
+        # Another session dropped a table between listing the tables and reading its columns.
+        raise ConnectError(
+            f"environment {env.name!r} at {env.masked_url}: the schema changed while drift read it "
+            f"(table {secrets.mask(first_line(exc))} was dropped meanwhile); run the check again",
+            environment=env.name,
+        ) from None
     except (sqlite3.Error, OSError, TimeoutError) as exc:
         raise ConnectError(
             f"environment {env.name!r}: {doing}: {secrets.mask(first_line(exc))}", environment=env.name
@@ -382,7 +389,8 @@ _TIMEOUT_MARKERS = (
     "timed out",
     "timeout expired",
     "interrupted",
-    "lost connection to mysql server during query",
+    # Not "lost connection to mysql server during query" on its own: that is also a killed session or a
+    # crashed server; PyMySQL's own read timeout adds "(timed out)", which the marker above catches.
 )
 
 

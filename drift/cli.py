@@ -30,6 +30,7 @@ from .policy import DEFAULT_ACCEPT_DAYS, accept, default_expiry, utc_today
 from .risk import DEFAULT_FAIL_ON, FAIL_ON, RiskOptions, fail_threshold
 from .report import EXTENSIONS, FORMATS, options_from_settings, render, write_atomic
 from .report.render import render_diff, render_run, render_ticket, ticket_max_chars
+from .signals import terminate_raises
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 STREAM_FORMATS = ("text", "json")
@@ -59,7 +60,10 @@ def guarded(fn: Callable[..., int]) -> Callable[..., None]:
     def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> None:
         debug = _debug(ctx)
         try:
-            code = fn(ctx, *args, **kwargs)
+            # SIGTERM (a scheduler's stop) is Ctrl-C for the whole command, not only inside a run's threads
+            # or a scratch database: every cleanup runs, and the status is 130 instead of a silent kill.
+            with terminate_raises():
+                code = fn(ctx, *args, **kwargs)
         except click.ClickException:
             raise  # a usage error: click prints it with the usage line, status 2
         except DriftError as exc:

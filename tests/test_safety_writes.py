@@ -111,8 +111,10 @@ def test_the_whole_check_runs_as_a_read_only_login_and_sends_no_write(
     [loss] = [r for r in findings["users.nickname"]["risks"] if r["rule"] == "data_loss"]
     assert loss["measured"] and loss["evidence"]["non_null_values"] == 1, loss
 
-    # Writes to the target: none. Reads: many (reflection, revision, risk).
-    assert len(recorded.statements) > 10
+    # Writes to the target: none. Reads: the revision, reflection, and the risk query that counted the value.
+    assert any("alembic_version" in s for s in recorded.statements)
+    assert any("nickname" in s and "count(" in s.lower() for s in recorded.statements), recorded.statements
+    assert len(recorded.statements) >= 5
     assert recorded.writes() == []
     faults.figure(f"writes.{dialect}", {"statements": len(recorded.statements), "writes": len(recorded.writes())})
     assert snapshot(live) == before

@@ -225,35 +225,21 @@ def _guard_with_deadline(engine: Engine, env: Environment) -> None:
     """
     limit = env.statement_timeout + env.connect_timeout + 1
     dialect = engine.dialect
+    watchdog = _Watchdog()
 
     def guarded(call: Callable[..., Any], dbapi_conn_of: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
-            dbapi_conn = dbapi_conn_of(*args)
-            lock = threading.Lock()
-            state = {"done": False, "fired": False}
-
-            def expire() -> None:
-                with lock:
-                    if state["done"]:
-                        return
-                    state["fired"] = True
-                _shut_down(dbapi_conn)
-
-            timer = threading.Timer(limit, expire)
-            timer.daemon = True
-            timer.start()
+            watch = watchdog.arm(dbapi_conn_of(*args), limit)
             try:
                 return call(*args, **kwargs)
             except Exception as exc:
-                if state["fired"]:
+                if watch.fired:
                     # A driver error, so that every caller (risk probes included) treats it as any other timeout.
                     error = getattr(dialect.loaded_dbapi, "OperationalError", OSError)
                     raise error(f"no answer from the server, timed out after {limit:g} s") from exc
                 raise
             finally:
-                with lock:
-                    state["done"] = True
-                timer.cancel()
+                watchdog.disarm(watch)
 
         return run
 
@@ -263,6 +249,65 @@ def _guard_with_deadline(engine: Engine, env: Environment) -> None:
     dialect.do_executemany = guarded(dialect.do_executemany, cursor_conn)  # type: ignore[method-assign]
     dialect.do_rollback = guarded(dialect.do_rollback, lambda conn: conn)  # type: ignore[method-assign]
     dialect.do_commit = guarded(dialect.do_commit, lambda conn: conn)  # type: ignore[method-assign]
+
+
+@dataclass(eq=False)  # compared by identity: each call has its own
+class _Watch:
+    dbapi_conn: Any
+    deadline: float
+    fired: bool = False
+
+
+class _Watchdog:
+    """One thread per engine that shuts down a connection whose call outlives its deadline.
+
+    A timer thread per statement would cost a thread start for each of the
+    thousands of catalog queries a large schema needs; this thread sleeps
+    until the nearest deadline and ends after a while with nothing to watch.
+    """
+
+    IDLE = 30.0
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._watches: set[_Watch] = set()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, dbapi_conn: Any, seconds: float) -> _Watch:
+        watch = _Watch(dbapi_conn, time.monotonic() + seconds)
+        with self._cond:
+            self._watches.add(watch)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="drift-deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return watch
+
+    def disarm(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+
+    def _loop(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [w for w in self._watches if w.deadline <= now]
+                for watch in due:
+                    watch.fired = True
+                    self._watches.discard(watch)
+                if not self._watches and not due:
+                    if now - idle_since >= self.IDLE:
+                        self._thread = None
+                        return
+                    self._cond.wait(self.IDLE)
+                    continue
+                idle_since = now
+                if not due:
+                    self._cond.wait(min(w.deadline for w in self._watches) - now)
+                    continue
+            for watch in due:  # outside the lock: shutting a socket down can take a moment
+                _shut_down(watch.dbapi_conn)
 
 
 def _shut_down(dbapi_conn: Any) -> None:

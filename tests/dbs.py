@@ -256,3 +256,17 @@ def sweep_leftovers(pid: int | None = None) -> list[str]:
                 _drop(dialect, name)
                 dropped.append(f"{dialect}:{name}")
     return dropped
+
+
+def record_scratch_names(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> None:
+    """Append the name of every scratch database drift makes to ``made``, so a test can check it is gone."""
+    from drift import scratch
+
+    original = scratch.new_scratch_name
+
+    def recorded() -> str:
+        name = original()
+        made.append(name)
+        return name
+
+    monkeypatch.setattr(scratch, "new_scratch_name", recorded)

@@ -32,7 +32,6 @@ from sqlalchemy.pool import NullPool
 
 import dbs
 import drift
-from drift import scratch
 from drift.causes import Attributor
 from drift.cli import cli
 from drift.config import Config, Environment
@@ -139,14 +138,7 @@ def _shop(dialect: str, url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _forget_package()
     project = Shop(root, dialect, url)
     project.configure()
-    original = scratch.new_scratch_name
-
-    def recorded() -> str:
-        name = original()
-        project.made.append(name)
-        return name
-
-    monkeypatch.setattr(scratch, "new_scratch_name", recorded)
+    dbs.record_scratch_names(monkeypatch, project.made)
     try:
         yield project
     finally:

@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 import dbs
 import drift
-from drift import causes, scratch
+from drift import causes
 from drift.causes import Attributor, Built, Layer, Step, _one_line, decide, finding_key, findings_by_cause
 from drift.cli import cli
 from drift.config import Config
@@ -159,14 +159,7 @@ def make_example(dialect: str, db_url: URL, tmp_path: Path, monkeypatch: pytest.
     project = Example(root, dialect, db_url)
     project.configure()
 
-    original = scratch.new_scratch_name
-
-    def recorded() -> str:
-        name = original()
-        project.made.append(name)
-        return name
-
-    monkeypatch.setattr(scratch, "new_scratch_name", recorded)
+    dbs.record_scratch_names(monkeypatch, project.made)
     return project
 
 

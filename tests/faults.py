@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
 import dbs
+import pytest
+from scenarios import isolated_imports
 
 #: A password that must be URL-encoded (@ : / % ? # &) and is long enough to be masked anywhere.
 HOSTILE_PASSWORD = "p@ss:w/rd%?#&-Zq7"
@@ -361,3 +364,14 @@ def figure(name: str, value: object) -> None:
         return
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"name": name, "value": value}) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging_and_imports() -> Iterator[None]:
+    """Autouse in every module that imports it: the CLI's logging setup and imported models undone."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    with isolated_imports():
+        yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]

@@ -89,6 +89,19 @@ def make_fleet(root: Path, urls: Mapping[str, URL], *, drift_lines: str = "",
     return fleet
 
 
+def sqlite_url(path: Path) -> URL:
+    return URL.create("sqlite+pysqlite", database=str(path))
+
+
+def sqlite_dev_prod(tmp_path: Path) -> Fleet:
+    """dev at head, prod one revision behind, both SQLite: a run has drift (status 1) and needs no server."""
+    fleet = make_fleet(tmp_path / "project", {"dev": sqlite_url(tmp_path / "dev.db"),
+                                              "prod": sqlite_url(tmp_path / "prod.db")})
+    fleet.migrate("dev", "head")
+    fleet.migrate("prod", "0001_initial")
+    return fleet
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (it was free a moment ago)."""
     with socket.socket() as s:

@@ -26,7 +26,7 @@ import drift.causes
 import drift.run
 from drift.errors import ConnectError
 from drift.run import EnvironmentResult, RunStoppedError, comparison_pair, run
-from fleet import Fleet, closed_port, late_server, make_fleet
+from fleet import Fleet, closed_port, late_server, make_fleet, sqlite_dev_prod, sqlite_url
 from scenarios import isolated_imports
 
 PASSWORD = "Run-S3cret-pw-41x"
@@ -40,18 +40,10 @@ def _isolated_imports() -> Iterator[None]:
         yield
 
 
-def sqlite_url(path: Path) -> URL:
-    return URL.create("sqlite+pysqlite", database=str(path))
-
-
 @pytest.fixture
 def dev_prod(tmp_path: Path) -> Fleet:
     """dev at head, prod one revision behind: both SQLite, so no server is needed."""
-    fleet = make_fleet(tmp_path / "project", {"dev": sqlite_url(tmp_path / "dev.db"),
-                                              "prod": sqlite_url(tmp_path / "prod.db")})
-    fleet.migrate("dev", "head")
-    fleet.migrate("prod", "0001_initial")
-    return fleet
+    return sqlite_dev_prod(tmp_path)
 
 
 def findings(document: dict, env: str) -> dict[str, dict]:

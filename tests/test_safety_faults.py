@@ -25,9 +25,8 @@ retries of a server that comes up late
 from __future__ import annotations
 
 import json
-import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +37,10 @@ from sqlalchemy.engine import URL
 
 import dbs
 import faults
+from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
 from fleet import closed_port
-from scenarios import Project, build, isolated_imports, make_project
+from scenarios import Project, build, make_project
 from test_risk import locked
 
 SERVERS = [
@@ -66,16 +66,6 @@ SMALL_TIMEOUTS = "connect_timeout = 1\nstatement_timeout = 1\nconnect_retries = 
 
 #: Faults survived, for docs/safety.md: name -> outcome.
 SURVIVED: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging_and_imports() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    with isolated_imports():
-        yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 @dataclass

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import re
 import sqlite3
 import unicodedata
@@ -41,6 +40,7 @@ from sqlalchemy.engine import URL
 
 import drift
 import faults
+from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
 from drift.findings import Report
 from drift.report import render
@@ -63,16 +63,6 @@ NAME = st.lists(st.sampled_from(FRAGMENTS) | PLAIN, min_size=1, max_size=4).map(
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 TINY = 'metadata = MetaData()\nTable("t", metadata, Column("id", Integer, primary_key=True))\n'
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging_and_imports() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    with isolated_imports():
-        yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 # --------------------------------------------------------------------------- config files and environment values

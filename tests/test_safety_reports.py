@@ -40,7 +40,7 @@ from sqlalchemy.engine import URL
 
 import dbs
 import faults
-from fleet import Fleet, make_fleet
+from fleet import Fleet, make_fleet, sqlite_dev_prod, sqlite_url
 from scenarios import REPO, isolated_imports, render_url
 
 REPORT_ARGS = ("--format", "html", "--format", "markdown", "--format", "text")
@@ -53,18 +53,10 @@ def _isolated_imports() -> Iterator[None]:
         yield
 
 
-def sqlite_url(path: Path) -> URL:
-    return URL.create("sqlite+pysqlite", database=str(path))
-
-
 @pytest.fixture
 def fleet(tmp_path: Path) -> Fleet:
     """dev at head, prod one revision behind, both SQLite: a run has drift (status 1) and needs no server."""
-    fleet = make_fleet(tmp_path / "project", {"dev": sqlite_url(tmp_path / "dev.db"),
-                                              "prod": sqlite_url(tmp_path / "prod.db")})
-    fleet.migrate("dev", "head")
-    fleet.migrate("prod", "0001_initial")
-    return fleet
+    return sqlite_dev_prod(tmp_path)
 
 
 def drift_process(fleet: Fleet, *args: str) -> subprocess.Popen[str]:

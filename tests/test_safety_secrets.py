@@ -27,7 +27,6 @@ HTML masking before escaping (tests/test_report_html.py::test_a_secret_is_masked
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +38,10 @@ from sqlalchemy.engine import URL
 
 import dbs
 import faults
+from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
 from fleet import closed_port
-from scenarios import execute, isolated_imports, use_example_models
+from scenarios import execute, use_example_models
 from test_causes import NICKNAME, REPO, Example
 
 PW = faults.HOSTILE_PASSWORD
@@ -49,16 +49,6 @@ VAR = "DRIFT_SAFETY_PW"
 METHODS = ("url", "key", "var")
 MARKS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
 SCANNED = {"total": 0, "leaks": 0}
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging_and_imports() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    with isolated_imports():
-        yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 def env_lines(method: str, url: URL, password: str = PW) -> tuple[str, dict[str, str]]:

@@ -25,9 +25,7 @@ tests/test_scratch.py::test_a_scratch_url_naming_the_checked_database_is_refused
 from __future__ import annotations
 
 import json
-import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +34,9 @@ from click.testing import CliRunner
 from sqlalchemy.engine import URL
 
 import faults
+from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
-from scenarios import execute, isolated_imports, render_url
+from scenarios import execute, render_url
 from test_causes import NICKNAME, REPO, Example, snapshot
 
 SERVERS = [
@@ -45,16 +44,6 @@ SERVERS = [
     pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
 ]
 CAUSES = {"tasks.due_date": "pending_migration", "users.email": "missing_migration", "users.nickname": "out_of_band"}
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging_and_imports() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    with isolated_imports():
-        yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
 
 
 def example_behind(dialect: str, live: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Example:

@@ -32,6 +32,9 @@ from .config import DEFAULT_DRIVERS, Environment, mask_url
 from .errors import CheckTimeoutError, ConnectError, DriftError, first_line
 from .findings import DatabaseInfo
 
+#: PyMySQL's ``CLIENT.MULTI_STATEMENTS`` capability: several statements in one round trip.
+MULTI_STATEMENTS = 1 << 16
+
 log = logging.getLogger(__name__)
 
 
@@ -200,6 +203,14 @@ def make_engine(env: Environment) -> Engine:
 
     if env.dialect == "postgresql":
         _guard_with_deadline(engine, env)
+
+    if engine.dialect.driver == "pymysql":
+
+        @event.listens_for(engine, "do_connect")
+        def _multi_statements(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            # Many SHOW CREATE TABLE in one round trip (drift.comparators.prefetch). Added to the
+            # flags SQLAlchemy and the URL set, not in place of them.
+            cparams["client_flag"] = int(cparams.get("client_flag", 0)) | MULTI_STATEMENTS
 
     if env.dialect == "sqlite":
 

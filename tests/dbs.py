@@ -270,3 +270,18 @@ def record_scratch_names(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> No
         return name
 
     monkeypatch.setattr(scratch, "new_scratch_name", recorded)
+
+
+@contextlib.contextmanager
+def recording(conn: sa.Connection) -> Iterator[list[str]]:
+    """Every statement ``conn`` sends meanwhile, in order."""
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(conn, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(conn, "before_cursor_execute", record)

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 
+import dbs
 from drift.compare import compare
 from drift.config import Environment
 from drift.connect import connect
@@ -81,25 +81,11 @@ def assert_read_only(statements: Sequence[str]) -> None:
             assert len(words) == 1 or words[1].upper() == "TO", statement
 
 
-@contextlib.contextmanager
-def recording(conn: Connection) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(conn, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(conn, "before_cursor_execute", record)
-
-
 def assessed(url: URL, models: sa.MetaData, options: RiskOptions | None = None) -> tuple[Finding, ...]:
     """compare + assess on a real read-only connection; the connection must still work afterwards."""
     with connect(environment(url)) as conn:
         findings = compare(conn, models).findings
-        with recording(conn) as statements:
+        with dbs.recording(conn) as statements:
             result = assess(conn, findings, metadata=models, options=options or RiskOptions())
         assert_read_only(statements)
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
@@ -556,7 +542,7 @@ def test_data_checks_off_sends_no_data_queries(dialect: str, db_url: URL) -> Non
 
     with connect(environment(db_url)) as conn:
         findings = compare(conn, models).findings
-        with recording(conn) as statements:
+        with dbs.recording(conn) as statements:
             result = assess(conn, findings, metadata=models, options=options)
     assert_read_only(statements)
     user_tables = re.compile(r"\bFROM\s+[`\"]?(t|gone)[`\"]?(\s|$)", re.IGNORECASE)
@@ -616,7 +602,7 @@ def test_a_locked_table_times_out_and_the_rest_is_still_measured(dialect: str, d
     with connect(environment(db_url, statement_timeout=20)) as conn:
         findings = compare(conn, models).findings
         conn.rollback()  # end compare's read-only transaction, as a long check would between steps
-        with locked(dialect, db_url, *lock_tables), recording(conn) as statements:
+        with locked(dialect, db_url, *lock_tables), dbs.recording(conn) as statements:
             started = time.monotonic()
             result = assess(conn, findings, metadata=models, options=RiskOptions(query_timeout=1.0))
             elapsed = time.monotonic() - started

@@ -1,0 +1,260 @@
+"""Reflection in a fixed number of round trips: what alembic would ask table by table, asked once.
+
+Alembic 1.20 already reads most of the schema in bulk (``pre_cache_tables``
+calls the inspector's ``get_multi_*`` methods once per schema). Two lookups
+remain per table or per column, and over a network each is a round trip:
+
+* **PostgreSQL**: for every integer column whose default is ``nextval(...)``,
+  alembic's ``PostgresqlImpl.autogen_column_reflect`` asks which column owns
+  the sequence (a SERIAL's default is not a difference). Here the owners of
+  every sequence are read in one query, the first time a ``nextval`` default
+  is reflected, and each column is answered from that map with alembic's own
+  rule. A sequence the map does not know is still asked alembic's way.
+* **MariaDB / MySQL**: SQLAlchemy has no bulk reflection there; every table
+  costs a ``SHOW CREATE TABLE``. Here they are sent together, many
+  statements in one round trip (PyMySQL with the ``MULTI_STATEMENTS`` client
+  flag, which :mod:`drift.connect` sets), each answer parsed by SQLAlchemy's
+  own table-definition parser and put where SQLAlchemy's reflection cache
+  looks for it. A connection without the flag, another driver, a view, or an
+  error part-way (a table dropped meanwhile) leaves the rest to SQLAlchemy's
+  table-by-table path, unchanged.
+
+Either way SQLAlchemy reflects and alembic compares exactly as before; only
+where the answers come from changes. ``tests/test_prefetch.py`` proves the
+reflection equal to SQLAlchemy's own on the accuracy corpus, on every dialect,
+and counts the statements.
+
+The plugin (``drift.prefetch``) runs first among the schema-level comparators,
+before alembic's ``tables`` comparator reflects anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import Any, Callable, Iterator, Sequence
+
+from alembic.autogenerate.api import AutogenContext
+from alembic.runtime.plugins import Plugin
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import BIGINT, INTEGER
+from sqlalchemy.engine import Connection, Inspector
+from sqlalchemy.sql.elements import quoted_name
+
+from ..connect import MULTI_STATEMENTS
+
+log = logging.getLogger(__name__)
+
+#: Upper bound on one multi-statement batch, well under every server's default ``max_allowed_packet``.
+BATCH_BYTES = 512 * 1024
+
+_NEXTVAL = re.compile(r"nextval\('(.+?)'::regclass\)")  # alembic's own pattern
+
+# The owning column of every sequence, keyed as nextval() defaults spell the sequence (regclass text
+# under the session's search_path). Alembic's per-column query, without its WHERE on one sequence.
+_SEQUENCE_OWNERS = text(
+    "select c.oid::regclass::text as seqname, a.attname "
+    "from pg_class as c "
+    "left join pg_depend d on d.objid=c.oid and "
+    "d.classid='pg_class'::regclass and d.refclassid='pg_class'::regclass "
+    "left join pg_class t on t.oid=d.refobjid "
+    "left join pg_attribute a on a.attrelid=t.oid and a.attnum=d.refobjsubid "
+    "where c.relkind='S'"
+)
+
+
+def prefetch(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | None]) -> PriorityDispatchResult:
+    """Schema-level comparator: prepare the inspector alembic is about to reflect with."""
+    connection = autogen_context.connection
+    dialect = autogen_context.dialect
+    if connection is None or dialect is None:
+        return PriorityDispatchResult.CONTINUE
+    inspector = autogen_context.inspector
+    share_bulk_reads(inspector)
+    if dialect.name == "postgresql":
+        answer_serial_lookups(autogen_context.migration_context.impl, inspector)
+    elif dialect.name in ("mysql", "mariadb"):
+        for schema in sorted(schemas, key=lambda s: s or ""):
+            prefetch_create_tables(inspector, schema)
+    return PriorityDispatchResult.CONTINUE
+
+
+# --------------------------------------------------------------------------- every dialect
+
+#: The inspector's bulk methods that alembic (``pre_cache_tables``) and drift's comparators both call.
+SHARED_BULK_READS = (
+    "get_multi_columns", "get_multi_pk_constraint", "get_multi_foreign_keys", "get_multi_indexes",
+    "get_multi_unique_constraints", "get_multi_check_constraints", "get_multi_table_comment",
+    "get_multi_table_options",
+)
+
+
+def share_bulk_reads(inspector: Inspector) -> None:
+    """One whole-schema read per bulk method and schema, however many comparators ask for it.
+
+    SQLAlchemy caches the per-table inspector methods but not the ``get_multi_*``
+    ones, so alembic reading every index of the schema and drift's predicate
+    comparator doing the same would be two catalog queries and twice the work.
+    Only whole-schema reads (no ``filter_names``) are shared; the rest pass through.
+    """
+    cache = inspector.info_cache
+    if cache.get(("drift", "shared_bulk_reads")):
+        return
+    cache[("drift", "shared_bulk_reads")] = True
+    for name in SHARED_BULK_READS:
+        setattr(inspector, name, _shared_read(cache, name, getattr(inspector, name)))
+
+
+def _shared_read(cache: dict[Any, Any], name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(read)
+    def shared(schema: str | None = None, filter_names: Any = None, **kw: Any) -> Any:
+        if filter_names is not None:
+            return read(schema=schema, filter_names=filter_names, **kw)
+        key = ("drift", name, schema, tuple(sorted(kw.items(), key=lambda item: item[0])))
+        if key not in cache:
+            cache[key] = read(schema=schema, **kw)
+        return cache[key]
+
+    return shared
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def answer_serial_lookups(impl: Any, inspector: Inspector) -> None:
+    """Make ``impl``'s SERIAL check answer from one bulk query instead of one query per column."""
+    original = impl.autogen_column_reflect
+    if getattr(original, "drift_prefetched", False):
+        return
+
+    def sequence_owners() -> dict[str, str | None]:
+        key = ("drift", "sequence_owners")
+        if key not in inspector.info_cache:
+            owners: dict[str, str | None] = {}
+            for seqname, attname in inspector.bind.execute(_SEQUENCE_OWNERS):
+                if owners.get(seqname) is None:  # alembic takes the first owning row
+                    owners[seqname] = attname
+            inspector.info_cache[key] = owners
+        return inspector.info_cache[key]  # type: ignore[no-any-return]
+
+    @functools.wraps(original)
+    def autogen_column_reflect(inspector_: Inspector, table: Any, column_info: dict[str, Any]) -> None:
+        default = column_info.get("default")
+        match = _NEXTVAL.match(default) if default and _is_integer(column_info["type"]) else None
+        if match is not None:
+            owners = sequence_owners()
+            seqname = match.group(1)
+            if seqname in owners:
+                # Alembic's rule: the sequence is owned by a column of this name, so it is a SERIAL.
+                if owners[seqname] is not None and owners[seqname] == column_info["name"]:
+                    log.info("Detected sequence named '%s' as owned by integer column '%s(%s)', "
+                             "assuming SERIAL and omitting", seqname, table.name, column_info["name"])
+                    del column_info["default"]
+                return
+        original(inspector_, table, column_info)
+
+    autogen_column_reflect.drift_prefetched = True  # type: ignore[attr-defined]
+    impl.autogen_column_reflect = autogen_column_reflect
+
+
+def _is_integer(type_: Any) -> bool:
+    return isinstance(type_, (INTEGER, BIGINT))  # the types alembic checks
+
+
+# --------------------------------------------------------------------------- MariaDB / MySQL
+
+
+def multi_statements(connection: Connection) -> bool:
+    """Whether this PyMySQL connection may send several statements at once."""
+    if connection.dialect.driver != "pymysql":
+        return False
+    dbapi_connection = connection.connection.dbapi_connection
+    return bool(getattr(dbapi_connection, "client_flag", 0) & MULTI_STATEMENTS)
+
+
+def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
+    """Fill SQLAlchemy's reflection cache with every table's parsed ``SHOW CREATE TABLE``; how many.
+
+    Sends the statements in batches of up to :data:`BATCH_BYTES` (one round
+    trip each: a single one up to some twenty thousand tables).
+    """
+    connection = inspector.bind
+    if not isinstance(connection, Connection) or not multi_statements(connection):
+        return 0
+    dialect = connection.dialect
+    cache = inspector.info_cache
+    names = [n for n in inspector.get_table_names(schema=schema) if _parser_key(n, schema) not in cache]
+    preparer = dialect.identifier_preparer
+    parser = dialect._tabledef_parser  # type: ignore[attr-defined]
+    charset = dialect._connection_charset  # type: ignore[attr-defined]
+    done = 0
+    for batch in _batches(names, schema, preparer.quote_identifier):
+        statements = [sql for _, sql in batch]
+        try:
+            for (name, _), definition in zip(batch, _show_create(connection, statements)):
+                if parser._check_view(definition):
+                    continue  # SQLAlchemy describes views another way; it will
+                cache[_parser_key(name, schema)] = parser.parse(definition, charset)
+                done += 1
+        except dialect.loaded_dbapi.Error as exc:  # type: ignore[attr-defined]
+            # A table dropped since it was listed, a timeout...: SQLAlchemy's own path takes the rest
+            # and reports it the way it always does.
+            log.debug("bulk SHOW CREATE TABLE stopped: %s", exc)
+            break
+    log.debug("prefetched %d table definitions in schema %s", done, schema or "(default)")
+    return done
+
+
+def _batches(names: Sequence[str], schema: str | None,
+             quote: Callable[[str], str]) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for name in names:
+        full = ".".join(quote(part) for part in (schema, name) if part is not None)
+        sql = f"SHOW CREATE TABLE {full}"
+        if batch and size + len(sql) + 1 > BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append((name, sql))
+        size += len(sql.encode("utf-8")) + 1
+    if batch:
+        yield batch
+
+
+def _show_create(connection: Connection, statements: Sequence[str]) -> Iterator[str]:
+    """Each statement's ``Create Table`` text, from one multi-statement round trip."""
+    # Sent as SQLAlchemy sends its own SHOW CREATE TABLE: the driver's format-style pass turns the
+    # preparer's doubled '%' in a name back into one.
+    result = connection.execution_options(skip_user_error_events=True).exec_driver_sql(";\n".join(statements))
+    cursor = result.cursor
+    try:
+        for index in range(len(statements)):
+            if index and not cursor.nextset():
+                return
+            row = cursor.fetchone()
+            if row is None:
+                return
+            yield str(row[1]).strip()
+    finally:
+        result.close()  # reads and discards any result sets left
+
+
+def _parser_key(name: str, schema: str | None) -> tuple[Any, ...]:
+    """The key under which SQLAlchemy's ``@reflection.cache`` keeps ``_setup_parser(conn, name, schema)``.
+
+    Its decorator hands ``schema`` on as a keyword, so the key is the name among
+    the arguments and ``schema`` among the keywords. Were it ever to change,
+    nothing would be wrong, only slower: SQLAlchemy would ask table by table
+    again (and ``tests/test_prefetch.py`` would say so by counting statements).
+    """
+
+    def plain(value: Any) -> Any:
+        return (str(value), value.quote) if isinstance(value, quoted_name) else value
+
+    return ("_setup_parser", (plain(name),), (("schema", plain(schema)),))
+
+
+def setup(plugin: Plugin) -> None:
+    plugin.add_autogenerate_comparator(prefetch, "schema", "prefetch", priority=DispatchPriority.FIRST)

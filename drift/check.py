@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .causes import Attributor
 from .compare import compare
+from .comparators.progress import ProgressCallback, reporting
 from .comparators.renames import annotate_renames
 from .config import Config
 from .connect import connect, database_info
@@ -35,6 +36,7 @@ def check(
     *,
     attribute: bool = True,
     risk: RiskOptions | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
 
@@ -47,6 +49,9 @@ def check(
     ``risk_*`` settings). With ``attribute`` (the default) each finding gets its cause from
     scratch builds of the project's migrations (see :mod:`drift.causes`);
     the live database is never written and is closed before they run.
+
+    ``progress(stage, done, total)``, if given, is called as tables are
+    reflected and compared (``stage`` ``"reflected"`` or ``"compared"``).
 
     Raises :class:`~drift.errors.DriftError` (a subclass naming the
     condition) when the check cannot be done.
@@ -68,9 +73,10 @@ def check(
     with connect(environment) as conn:
         info = database_info(conn, environment)
         current = read_current(conn, project.version_table, project.version_table_schema)
-        comparison = compare(
-            conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema
-        )
+        with reporting(progress):
+            comparison = compare(
+                conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema
+            )
         # End the comparison's transaction: each risk query runs in a short one of its own, and
         # MariaDB then drops the metadata locks a query took at once instead of at disconnect.
         conn.rollback()

@@ -8,6 +8,7 @@ stays clean for ``--format json``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -15,7 +16,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -161,7 +162,8 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option(
     "--progress/--no-progress", default=None,
-    help="A line on stderr as each environment starts and finishes (default: for several, on a terminal).",
+    help="Progress on stderr: tables reflected and compared in a check of one environment, a line as each "
+         "environment starts and finishes for several (default: on a terminal).",
 )
 @click.option(
     "--fail-on",
@@ -240,7 +242,8 @@ def check_command(
         formats = tuple(dict.fromkeys(formats or ("text",)))
         targets = _targets(config, chosen[0], formats, output)
         options = options_from_settings(config.settings)
-        report = run_check(config, chosen[0], risk=risk)
+        with _table_progress(chosen[0], progress, quiet) as follow:
+            report = run_check(config, chosen[0], risk=risk, progress=follow)
         _emit(report, targets, quiet, options)
         return EXIT_DRIFT if fail_threshold(report.findings, fail) else EXIT_OK
 
@@ -251,7 +254,7 @@ def check_command(
             config, names, time_limit=time_limit, on_progress=show, check_options={"risk": risk}
         )
     else:
-        result = _run_one(config, chosen[0], time_limit, show, risk)
+        result = _run_one(config, chosen[0], time_limit, show, risk, progress=progress, quiet=quiet)
     if plan.directory is not None and plan.history:
         result = archive.mark_run(result, plan.directory, exclude=[p for _, p in plan.targets])
     _publish(config, result, plan, several=several, quiet=quiet, keep=keep, ticket_path=ticket_path)
@@ -280,16 +283,59 @@ def _progress(
     return show
 
 
+class _TableLine:
+    """Tables reflected and compared, on stderr: one updating line on a terminal, a line now and then elsewhere."""
+
+    def __init__(self, name: str, terminal: bool) -> None:
+        self.name = name
+        self.terminal = terminal
+        self.every = 0.2 if terminal else 5.0
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < self.every:
+            return
+        self.last = now
+        line = secrets.mask(f"drift: {self.name}: {stage} {done:,}/{total:,} tables")
+        if self.terminal:
+            click.echo(f"\r{line}\x1b[K", err=True, nl=False)
+            self.shown = True
+        else:
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)  # the report follows on a clean line
+
+
+@contextlib.contextmanager
+def _table_progress(name: str, enabled: bool | None, quiet: bool) -> Iterator[_TableLine | None]:
+    """Progress within one check: by default on a terminal only, never with --quiet."""
+    terminal = sys.stderr.isatty()
+    if quiet or enabled is False or (enabled is None and not terminal):
+        yield None
+        return
+    line = _TableLine(name, terminal)
+    try:
+        yield line
+    finally:
+        line.close()
+
+
 def _run_one(
     config: Config, name: str, time_limit: float | None,
     show: Callable[[str, str, EnvironmentResult | None], None] | None, risk: RiskOptions,
+    *, progress: bool | None = None, quiet: bool = False,
 ) -> RunResult:
     """One environment for a scheduled run: a report, or the one-line error when it could not be checked."""
     if time_limit is None:
         if show is not None:
             show("started", name, None)
         started = time.monotonic()
-        report = run_check(config, name, risk=risk)
+        with _table_progress(name, progress, quiet) as follow:
+            report = run_check(config, name, risk=risk, progress=follow)
         outcome = EnvironmentResult(name, "checked", report=report, seconds=time.monotonic() - started)
         if show is not None:
             show("finished", name, outcome)

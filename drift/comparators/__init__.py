@@ -5,6 +5,8 @@ Importing this package registers one alembic plugin per concern (alembic
 them all, ``"~drift.renames"`` leaves one out:
 
 ==========================  ==================================================
+``drift.prefetch``          reflection in a fixed number of round trips
+``drift.progress``          tables reflected and compared, for a progress line
 ``drift.defaults``          server defaults compared by meaning per dialect
 ``drift.types``             types alembic lets through (UNSIGNED, unknown types)
 ``drift.primary_keys``      primary key moved to other columns, or renamed
@@ -38,13 +40,15 @@ from types import ModuleType
 
 from alembic.runtime.plugins import Plugin
 
-from . import checks, computed, defaults, enums, indexes, names, primary_keys, types
+from . import checks, computed, defaults, enums, indexes, names, prefetch, primary_keys, progress, types
 from .describe import describe
 from .ops import OPS
 from .renames import annotate_renames
 
 #: Plugin name → the module whose ``setup(plugin)`` registers its comparators.
 PLUGINS: dict[str, ModuleType] = {
+    "drift.prefetch": prefetch,
+    "drift.progress": progress,
     "drift.defaults": defaults,
     "drift.types": types,
     "drift.primary_keys": primary_keys,

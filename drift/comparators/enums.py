@@ -25,7 +25,18 @@ from .ops import ModifyEnumOp
 log = logging.getLogger(__name__)
 
 
+def _may_hold_enum(type_: Any) -> bool:
+    """Whether ``type_`` can be, or on some dialect become, a native enum: cheap, so most columns skip the rest."""
+    return (
+        isinstance(type_, (sa.Enum, sa.types.TypeDecorator))
+        or bool(getattr(type_, "_variant_mapping", None))  # with_variant(Enum(...), "postgresql")
+        or getattr(type_, "item_type", None) is not None  # ARRAY(Enum(...))
+    )
+
+
 def _enum_types(type_: Any, dialect: Dialect) -> Iterator[sa.Enum]:
+    if not _may_hold_enum(type_):
+        return
     impl = type_.dialect_impl(dialect)
     if isinstance(impl, sa.Enum) and impl.native_enum and impl.name:
         yield impl

@@ -21,6 +21,8 @@ make two expressions look *different* when they are equal, never the reverse.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -589,14 +591,19 @@ def crude(text: str) -> str:
 Parsed = Union[Node, str]
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical_tree(text: str, dialect: str) -> Parsed:
-    """The canonical tree of ``text``, or its :func:`crude` string when it does not parse."""
+    """The canonical tree of ``text``, or its :func:`crude` string when it does not parse.
+
+    Cached: the same defaults and checks recur across tables (trees are tuples, never changed).
+    """
     try:
         return normalize(parse(text), dialect)
     except (ParseError, RecursionError, IndexError):
         return crude(text)
 
 
+@functools.lru_cache(maxsize=8192)
 def canonical(text: str, dialect: str) -> str:
     """``text`` in its canonical spelling for ``dialect``: equal strings, equal meaning."""
     tree = canonical_tree(text, dialect)

@@ -39,8 +39,10 @@ Check = Callable[[AutogenContext, str, "str | None", Column[Any], Column[Any]], 
 def _mysql_sign(autogen_context: AutogenContext, tname: str, schema: str | None,
                 conn_col: Column[Any], metadata_col: Column[Any]) -> Verdict:
     assert autogen_context.dialect is not None
+    if not isinstance(conn_col.type, sqltypes.Integer):
+        return None
     impl = metadata_col.type.dialect_impl(autogen_context.dialect)
-    if not (isinstance(conn_col.type, sqltypes.Integer) and isinstance(impl, sqltypes.Integer)):
+    if not isinstance(impl, sqltypes.Integer):
         return None
     conn_unsigned = bool(getattr(conn_col.type, "unsigned", False))
     if conn_unsigned == bool(getattr(impl, "unsigned", False)):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import tokenize
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -131,6 +132,33 @@ class Built:
     reason: str | None = None  # why it is not complete
 
 
+class SharedLayers:
+    """Scratch layers shared by the checks of one run: each schema is built once, however many environments need it.
+
+    A layer is known by its scratch server, how the migrations run (``env.py``
+    or directly), the dialect family, the baseline and the revisions. A check
+    that needs layers another check is building waits for it, then takes them.
+    """
+
+    def __init__(self) -> None:
+        self._layers: dict[tuple[Any, ...], Layer] = {}
+        self._guard = threading.Lock()
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def get(self, key: tuple[Any, ...]) -> Layer | None:
+        with self._guard:
+            return self._layers.get(key)
+
+    def put(self, key: tuple[Any, ...], layer: Layer) -> None:
+        with self._guard:
+            self._layers[key] = layer
+
+    def building(self, partition: tuple[Any, ...]) -> threading.Lock:
+        """The lock held while layers of ``partition`` (server, way, family, baseline) are built."""
+        with self._guard:
+            return self._building.setdefault(partition, threading.Lock())
+
+
 class Attributor:
     """Decides each finding's cause; builds scratch schemas and caches them per (dialect, baseline, revisions).
 
@@ -149,6 +177,7 @@ class Attributor:
         use_env_py: bool = False,
         step_limit: int = STEP_LIMIT,
         baseline: Baseline | None = None,
+        shared: SharedLayers | None = None,
     ) -> None:
         self.project = project
         self.metadata = metadata
@@ -157,11 +186,12 @@ class Attributor:
         self.step_limit = step_limit
         self.baseline = baseline
         self.cache: dict[CacheKey, Layer] = {}
+        self.shared = shared
 
     @classmethod
     def for_config(
         cls, config: Config, environment: Environment, project: AlembicProject, metadata: MetaData,
-        graph: RevisionGraph,
+        graph: RevisionGraph, *, shared: SharedLayers | None = None,
     ) -> "Attributor":
         """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects.
 
@@ -177,7 +207,8 @@ class Attributor:
         baseline = resolve_baseline(environment, config.settings, config.root)
         if baseline is not None and baseline.revision:
             baseline = replace(baseline, revision=_revision_named(graph, baseline))
-        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"), baseline=baseline)
+        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"), baseline=baseline,
+                   shared=shared)
 
     def attribute(
         self,
@@ -268,6 +299,23 @@ class Attributor:
         steps, complete, reason = plan
         family = target.family
         base = self.baseline.key(script) if self.baseline is not None else ""
+        if self.shared is None:
+            return self._build_steps(target, steps, complete, reason, family, base, script, section)
+        partition = (target.masked_server, self.use_env_py, family, base)
+        with self.shared.building(partition):
+            for step in steps:
+                layer = self.shared.get((*partition, step.revisions))
+                if layer is not None:
+                    self.cache[(family, base, step.revisions)] = layer
+            built = self._build_steps(target, steps, complete, reason, family, base, script, section)
+            for layer in built.layers:
+                self.shared.put((*partition, layer.revisions), layer)
+            return built
+
+    def _build_steps(
+        self, target: ScratchTarget, steps: tuple[Step, ...], complete: bool, reason: str | None,
+        family: str, base: str, script: SqlScript | None, section: str,
+    ) -> Built:
         if all((family, base, step.revisions) in self.cache for step in steps):
             return Built(steps, tuple(self.cache[(family, base, s.revisions)] for s in steps), complete, reason)
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .causes import Attributor
+from .causes import Attributor, SharedLayers
 from .compare import compare
 from .comparators.progress import ProgressCallback, reporting
 from .comparators.renames import annotate_renames
@@ -37,6 +37,7 @@ def check(
     attribute: bool = True,
     risk: RiskOptions | None = None,
     progress: ProgressCallback | None = None,
+    scratch_layers: SharedLayers | None = None,
 ) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
 
@@ -50,6 +51,8 @@ def check(
     scratch builds of the project's migrations (see :mod:`drift.causes`);
     the live database is never written and is closed before they run.
 
+    ``scratch_layers`` lets the checks of one run share the scratch schemas
+    they build (:func:`drift.run.run` passes one).
     ``progress(stage, done, total)``, if given, is called as tables are
     reflected and compared (``stage`` ``"reflected"`` or ``"compared"``).
 
@@ -65,7 +68,10 @@ def check(
     project = load_alembic(config)
     graph = graph_from_script_directory(project.script)
     # Built before connecting, so an unsafe scratch_url is refused before prod is touched.
-    attributor = Attributor.for_config(config, environment, project, metadata, graph) if attribute else None
+    attributor = (
+        Attributor.for_config(config, environment, project, metadata, graph, shared=scratch_layers)
+        if attribute else None
+    )
 
     risk_options = (risk or RiskOptions.from_settings(config.settings)).within(environment.statement_timeout)
 

@@ -36,6 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import __version__, secrets
+from .causes import SharedLayers
 from .check import check as _check
 from .config import Config
 from .envdiff import EnvDiff, diff_reports
@@ -272,7 +273,8 @@ def run(
     graph = _graph(config)
     _install_stop_hook()
 
-    options = {"attribute": attribute, **(check_options or {})}
+    # Environments on the same scratch server at the same revision share each scratch schema, built once.
+    options = {"attribute": attribute, "scratch_layers": SharedLayers(), **(check_options or {})}
     outcomes = _run_threads(config, chosen, time_limit, on_progress, options, max(1, max_parallel))
     results = tuple(outcomes[name] for name in chosen)
     by_name = {r.name: r for r in results}

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -441,3 +442,29 @@ def test_an_interrupted_write_leaves_every_file_whole(dev_prod: Fleet, tmp_path:
             json.loads(after[name])
         else:
             assert after[name].rstrip().endswith((b"</html>", b"</sub>"))
+
+
+def test_environments_at_the_same_revision_share_each_scratch_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = make_fleet(tmp_path / "project", {"dev": sqlite_url(tmp_path / "dev.db"),
+                                              "prod": sqlite_url(tmp_path / "prod.db")})
+    fleet.migrate("dev", "0001_initial")
+    fleet.migrate("prod", "0001_initial")
+    built: list[str] = []
+    real = drift.causes.scratch_database
+
+    def counted(target: Any) -> Any:
+        built.append(target.family)
+        return real(target)
+
+    monkeypatch.setattr(drift.causes, "scratch_database", counted)
+    result = run(fleet.config_path, ["dev", "prod"])
+
+    assert [e.status for e in result.environments] == ["checked", "checked"]
+    # One scratch database for both: the recorded revision and head, built once, used by each.
+    assert built == ["sqlite"]
+    dev, prod = (e.report for e in result.environments)
+    assert dev is not None and prod is not None
+    assert [(f.id, f.cause) for f in dev.findings] == [(f.id, f.cause) for f in prod.findings]
+    assert {f.cause for f in dev.findings} == {"pending_migration", "missing_migration"}

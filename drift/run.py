@@ -12,6 +12,13 @@ not finished when it expires are reported as timed out and asked to stop.
 >>> result.exit_status                                          # doctest: +SKIP
 2
 
+With ``parallel = processes`` in ``[drift]`` (or ``processes=True``) each
+check runs in a process of its own instead, forked from the run's, so checks
+of large schemas use a CPU each rather than taking turns on one; the rest is
+the same, except that the checks no longer share the scratch schemas they
+build, and a stopped check's process is sent SIGTERM, which runs the same
+cleanup.
+
 Stopping a thread: Python cannot kill one, so a stopped check is refused its
 next SQL statement (a SQLAlchemy event, for that thread only) and winds down
 through its own error handling, which still removes any scratch database it
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import re
@@ -245,6 +254,7 @@ def run(
     attribute: bool = True,
     max_parallel: int = MAX_PARALLEL,
     check_options: Mapping[str, Any] | None = None,
+    processes: bool | None = None,
 ) -> RunResult:
     """Check ``names`` (``None``: every environment) concurrently; returns a :class:`RunResult`.
 
@@ -252,7 +262,8 @@ def run(
     ``False`` compares none, a tuple names it. ``on_progress(event, name,
     result)`` is called with ``"started"`` and ``"finished"`` from the
     calling thread. ``check_options`` go to every :func:`drift.check` call
-    as keyword arguments. Problems of the project itself (config, models,
+    as keyword arguments. ``processes`` runs each check in a forked process
+    (default: ``parallel`` in ``[drift]``, else threads). Problems of the project itself (config, models,
     migration scripts) raise :class:`~drift.errors.DriftError` as
     :func:`drift.check` does: no environment could be checked anyway.
     """
@@ -275,7 +286,8 @@ def run(
 
     # Environments on the same scratch server at the same revision share each scratch schema, built once.
     options = {"attribute": attribute, "scratch_layers": SharedLayers(), **(check_options or {})}
-    outcomes = _run_threads(config, chosen, time_limit, on_progress, options, max(1, max_parallel))
+    runner = _run_processes if _use_processes(config, processes, len(chosen)) else _run_threads
+    outcomes = runner(config, chosen, time_limit, on_progress, options, max(1, max_parallel))
     results = tuple(outcomes[name] for name in chosen)
     by_name = {r.name: r for r in results}
     comparison = None
@@ -451,10 +463,21 @@ def _worker(
     _local.stop = stop
     started = time.monotonic()
     try:
+        result = _outcome(config, name, options, stop)
+    finally:
+        _local.stop = None
+    if stop.is_set:
+        return  # the run has already reported it as stopped
+    outbox.put(_with_seconds(result, time.monotonic() - started))
+
+
+def _outcome(config: Config, name: str, options: Mapping[str, Any], stop: _Stop | None = None) -> EnvironmentResult:
+    """One environment's check as a result: a report, or why there is none (masked)."""
+    try:
         report = _check(config, name, **options)
         result = EnvironmentResult(name, "checked", report=report)
     except RunStoppedError as exc:
-        result = EnvironmentResult(name, "timed_out", reason=stop.reason or exc.message)
+        result = EnvironmentResult(name, "timed_out", reason=(stop.reason if stop else None) or exc.message)
     except ConnectError as exc:
         result = EnvironmentResult(name, "unreachable", reason=secrets.mask(exc.message))
     except DriftError as exc:
@@ -464,11 +487,121 @@ def _worker(
         result = EnvironmentResult(
             name, "failed", reason=secrets.mask(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}")
         )
+    return result
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _use_processes(config: Config, processes: bool | None, count: int) -> bool:
+    if processes is None:
+        value = (config.settings.get("parallel") or "threads").strip().lower()
+        if value not in ("threads", "processes"):
+            raise ConfigError(f"[drift] parallel must be threads or processes, not {value!r}")
+        processes = value == "processes"
+    if processes and not hasattr(os, "fork"):
+        log.info("parallel = processes needs fork(); checking in threads")
+        return False
+    return bool(processes) and count > 1
+
+
+def _run_processes(
+    config: Config,
+    names: Sequence[str],
+    time_limit: float | None,
+    on_progress: ProgressCallback | None,
+    options: Mapping[str, Any],
+    max_parallel: int,
+) -> dict[str, EnvironmentResult]:
+    """:func:`_run_threads` with a forked process per check; started and watched from this thread only."""
+    context = multiprocessing.get_context("fork")
+    # Layers built in one process cannot reach another: each check builds its own.
+    options = {**options, "scratch_layers": None}
+    waiting = list(names)
+    running: dict[str, tuple[Any, Any]] = {}  # name → (process, receiving end of its pipe)
+    started_at: dict[str, float] = {}
+    results: dict[str, EnvironmentResult] = {}
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def start_more() -> None:
+        while waiting and len(running) < max_parallel:
+            name = waiting.pop(0)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(config, name, options, send),
+                                      name=f"drift-check-{name}", daemon=True)
+            process.start()
+            send.close()
+            running[name] = (process, receive)
+            started_at[name] = time.monotonic()
+            _notify(on_progress, "started", name, None)
+
+    def collect(name: str) -> None:
+        process, receive = running.pop(name)
+        try:
+            result = receive.recv()
+        except (EOFError, OSError):
+            process.join(STOP_GRACE)
+            result = EnvironmentResult(name, "failed", reason=(
+                f"the check's process ended without a result (exit status {process.exitcode})"))
+        receive.close()
+        process.join(STOP_GRACE)
+        results[name] = _with_seconds(result, time.monotonic() - started_at[name])
+        _notify(on_progress, "finished", name, results[name])
+
+    try:
+        with terminate_raises():
+            start_more()
+            while running:
+                wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+                by_pipe = {id(receive): name for name, (_, receive) in running.items()}
+                ready = multiprocessing.connection.wait([receive for _, receive in running.values()], timeout=wait)
+                for receive in ready:
+                    collect(by_pipe[id(receive)])
+                start_more()
+    except KeyboardInterrupt:
+        _terminate(running)
+        raise
+
+    if len(results) < len(names):
+        reason = f"the time limit of {time_limit:g} s expired before it finished"
+        _terminate(running)
+        for name in names:
+            if name not in results:
+                seconds = time.monotonic() - started_at[name] if name in started_at else None
+                results[name] = EnvironmentResult(name, "timed_out", reason=reason, seconds=seconds)
+                _notify(on_progress, "finished", name, results[name])
+    return results
+
+
+def _terminate(running: Mapping[str, tuple[Any, Any]], grace: float = STOP_GRACE) -> None:
+    """SIGTERM to every check still running (each removes its scratch database), then wait; SIGKILL past ``grace``."""
+    for name, (process, _) in running.items():
+        log.info("stopping the check of %s", name)
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for name, (process, receive) in running.items():
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log.warning("the check of %s did not stop in time; a drift_scratch_* database it made may be left "
+                        "behind", name)
+            process.kill()
+            process.join()
+        receive.close()
+
+
+def _child(config: Config, name: str, options: Mapping[str, Any], send: Any) -> None:
+    """In the forked process: one check, its result sent back; SIGTERM runs the same cleanup as Ctrl-C."""
+    with terminate_raises():
+        try:
+            result = _outcome(config, name, options)
+        except KeyboardInterrupt:
+            return  # stopped: the run reports it
+    try:
+        send.send(result)
     finally:
-        _local.stop = None
-    if stop.is_set:
-        return  # the run has already reported it as stopped
-    outbox.put(_with_seconds(result, time.monotonic() - started))
+        send.close()
 
 
 def _with_seconds(result: EnvironmentResult, seconds: float) -> EnvironmentResult:

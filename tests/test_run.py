@@ -468,3 +468,44 @@ def test_environments_at_the_same_revision_share_each_scratch_schema(
     assert dev is not None and prod is not None
     assert [(f.id, f.cause) for f in dev.findings] == [(f.id, f.cause) for f in prod.findings]
     assert {f.cause for f in dev.findings} == {"pending_migration", "missing_migration"}
+
+
+def test_checks_in_processes_give_the_same_reports_as_threads(dev_prod: Fleet) -> None:
+    threads = run(dev_prod.config_path, ["dev", "prod"])
+    processes = run(dev_prod.config_path, ["dev", "prod"], processes=True)
+
+    def summary(result: Any) -> list[Any]:
+        return [(e.name, e.status, [(f.id, f.cause, f.severity) for f in e.report.findings])
+                for e in result.environments]
+
+    assert summary(processes) == summary(threads)
+    assert processes.exit_status == threads.exit_status == 1
+    assert processes.comparison is not None and threads.comparison is not None
+    assert processes.comparison.to_dict()["differences"] == threads.comparison.to_dict()["differences"]
+
+
+def test_processes_from_config_and_errors_reported_as_in_threads(dev_prod: Fleet, tmp_path: Path) -> None:
+    dev_prod.urls["broken"] = URL.create("postgresql+psycopg", host="127.0.0.1", port=closed_port(), database="x")
+    dev_prod.write_config(drift_lines="parallel = processes")
+    result = run(dev_prod.config_path, ["dev", "broken"])
+    assert [e.status for e in result.environments] == ["checked", "unreachable"]
+    assert "127.0.0.1" in (result.environments[1].reason or "")
+
+    dev_prod.write_config(drift_lines="parallel = sometimes")
+    with pytest.raises(drift.errors.ConfigError, match="parallel must be threads or processes"):
+        run(dev_prod.config_path, ["dev", "prod"])
+
+
+def test_a_time_limit_stops_checks_in_processes(dev_prod: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = drift.run._check
+
+    def slow(config: Any, name: str, **options: Any) -> Any:
+        if name == "prod":
+            time.sleep(60)
+        return real(config, name, **options)
+
+    monkeypatch.setattr(drift.run, "_check", slow)  # inherited by the forked processes
+    started = time.monotonic()
+    result = run(dev_prod.config_path, ["dev", "prod"], time_limit=5, processes=True)
+    assert time.monotonic() - started < 40
+    assert [e.status for e in result.environments] == ["checked", "timed_out"]

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
+from drift.scratch import split_sql
+
 import dbs
 import pytest
 from scenarios import isolated_imports
@@ -164,7 +166,14 @@ _SET_STATEMENT_FOR = re.compile(r"^\s*SET\s+STATEMENT\s+.+?\s+FOR\s+(?P<rest>.*)
 
 
 def is_write(statement: str) -> bool:
-    """Whether ``statement`` could change the database: DDL, DML, or a server-wide setting."""
+    """Whether ``statement`` could change the database: DDL, DML, or a server-wide setting.
+
+    A multi-statement batch (MariaDB's bulk ``SHOW CREATE TABLE``) is a write if any of its statements is.
+    """
+    if ";" in statement:
+        parts = [part.text for part in split_sql(statement, "mysql")]
+        if len(parts) > 1:
+            return any(is_write(part) for part in parts)
     sql = statement.strip()
     nested = _SET_STATEMENT_FOR.match(sql)
     if nested:

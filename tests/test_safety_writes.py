@@ -148,6 +148,8 @@ def test_the_read_only_login_really_cannot_write(dialect: str, make_db) -> None:
         ("ALTER TABLE t ADD COLUMN c INT", True),
         ("CREATE DATABASE d", True),
         ("ROLLBACK", False),
+        ("SHOW CREATE TABLE `a`;\nSHOW CREATE TABLE `semi;colon`", False),
+        ("SHOW CREATE TABLE `a`;\nDROP TABLE `b`", True),
     ],
 )
 def test_the_write_detector_itself(statement: str, write: bool) -> None:

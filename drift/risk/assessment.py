@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 from .. import secrets
 from ..errors import ConfigError
 from ..findings import SEVERITIES, Finding, Risk, worst
-from .probe import Probe
+from .common import key as table_key, split_reference
+from .probe import Probe, TableKey
 from .registry import NotMeasured, Rule, rules_for
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,10 @@ def assess(
     """
     options = options or RiskOptions()
     probe = Probe(connection, options, metadata)
+    findings = tuple(findings)
     assessed: list[Finding] = []
     try:
+        probe.prefetch(_tables_named(findings, probe))
         for finding in findings:
             risks = tuple(_risks(finding, probe))
             produced = {r.rule for r in risks}
@@ -145,6 +148,19 @@ def assess(
         sum(1 for f in assessed for r in f.risks if not r.measured),
     )
     return tuple(assessed)
+
+
+def _tables_named(findings: Sequence[Finding], probe: Probe) -> list[TableKey]:
+    """The tables the rules will ask the catalog about: each finding's, and the one a foreign key refers to."""
+    keys: list[TableKey] = []
+    for finding in findings:
+        if not finding.table or not rules_for(finding.kind, probe.dialect_name):
+            continue
+        keys.append(table_key(finding))
+        reference = (finding.models or {}).get("references")
+        if isinstance(reference, str) and reference:
+            keys.append(split_reference(reference, finding.schema))
+    return keys
 
 
 def _risks(finding: Finding, probe: Probe) -> list[Risk]:

@@ -115,6 +115,7 @@ class Probe:
         self.dialect_name = "mariadb" if getattr(self.dialect, "is_mariadb", False) else self.dialect.name
         self.preparer = self.dialect.identifier_preparer
         self._sizes: dict[TableKey, TableSize] = {}
+        self._estimates: dict[TableKey, TableSize | None] = {}
         self._columns: dict[TableKey, frozenset[str] | None] = {}
         self._blocked: dict[TableKey, str] = {}
         self._spent = 0.0
@@ -237,9 +238,9 @@ class Probe:
         key = (schema, table)
         if key in self._sizes:
             return self._sizes[key]
-        estimate: TableSize | None = None
+        estimate: TableSize | None = self._estimates.get(key)
         estimator = _for_dialect(SIZE_ESTIMATORS, self.dialect_name)
-        if estimator is not None:
+        if key not in self._estimates and estimator is not None:
             try:
                 estimate = estimator(self, table, schema)
             except NotMeasured as exc:
@@ -267,6 +268,27 @@ class Probe:
         if counted >= limit:
             return TableSize(limit - 1, "bounded count", at_least=True, bytes=nbytes)
         return TableSize(counted, "count", exact=True, bytes=nbytes)
+
+    def prefetch(self, keys: Iterable[TableKey]) -> None:
+        """Catalog estimates and column names of these tables in one query, where the dialect has a way.
+
+        The rules then ask table by table as before and are answered from here:
+        a few statements per check instead of two per table a finding names.
+        A failure here costs nothing but the saving: each table is asked on its own.
+        """
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._estimates and k not in self._sizes]
+        reader = _for_dialect(BULK_CATALOG, self.dialect_name)
+        if not wanted or reader is None:
+            return
+        try:
+            found = reader(self, wanted)
+        except NotMeasured as exc:
+            log.debug("no bulk catalog read: %s", exc.reason)
+            return
+        for key in wanted:
+            estimate, names = found.get(key, (None, []))
+            self._estimates[key] = estimate
+            self._columns.setdefault(key, frozenset(names) if names else None)
 
     def columns(self, table: str, schema: str | None) -> frozenset[str] | None:
         """The names of the table's columns in the database; ``None`` when the table does not exist.
@@ -442,7 +464,10 @@ def _pg_size(probe: Probe, table: str, schema: str | None) -> TableSize | None:
     )
     if not rows:
         return None
-    reltuples, relpages, block_size = rows[0]
+    return _pg_table_size(*rows[0])
+
+
+def _pg_table_size(reltuples: Any, relpages: Any, block_size: Any) -> TableSize:
     nbytes = int(relpages) * int(block_size) if relpages is not None else None
     # reltuples is -1 until the table is first vacuumed or analyzed: no estimate, not "empty".
     if reltuples is None or float(reltuples) < 0:
@@ -456,9 +481,14 @@ def _mysql_size(probe: Probe, table: str, schema: str | None) -> TableSize | Non
         "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table",
         {"table": table, "schema": schema},
     )
-    if not rows or rows[0][0] is None:
+    if not rows:
         return None
-    table_rows, data_length, index_length = rows[0]
+    return _mysql_table_size(*rows[0])
+
+
+def _mysql_table_size(table_rows: Any, data_length: Any, index_length: Any) -> TableSize | None:
+    if table_rows is None:
+        return None
     nbytes = int(data_length or 0) + int(index_length or 0)
     return TableSize(int(table_rows), "information_schema.TABLES", bytes=nbytes)
 
@@ -511,6 +541,70 @@ def _sqlite_columns(probe: Probe, table: str, schema: str | None) -> list[str]:
     )
     return [str(r[0]) for r in rows]
 
+
+BulkCatalog = Callable[[Probe, Sequence[TableKey]], "dict[TableKey, tuple[TableSize | None, list[str]]]"]
+
+
+def _pg_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[TableSize | None, list[str]]]:
+    # The same catalog rows as _pg_size and _pg_columns (estimates for tables and materialized
+    # views only, columns for views and foreign tables too), for every table at once.
+    params: dict[str, Any] = {}
+    wanted = []
+    for i, (schema, table) in enumerate(keys):
+        params[f"s{i}"], params[f"t{i}"] = schema, table
+        wanted.append(f"SELECT {i} AS i, CAST(:s{i} AS text) AS s, CAST(:t{i} AS text) AS t")
+    rows = probe.catalog(
+        "SELECT w.i, c.relkind, c.reltuples, c.relpages, current_setting('block_size')::int AS block_size, "
+        "a.attname "
+        f"FROM ({' UNION ALL '.join(wanted)}) w "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = COALESCE(w.s, current_schema()) "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.t "
+        "AND c.relkind IN ('r', 'p', 'm', 'v', 'f') "
+        "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY w.i, a.attnum",
+        params,
+    )
+    found: dict[TableKey, tuple[TableSize | None, list[str]]] = {}
+    for i, relkind, reltuples, relpages, block_size, attname in rows:
+        key = keys[i]
+        size = _pg_table_size(reltuples, relpages, block_size) if relkind in ("r", "p", "m") else None
+        _, names = found.setdefault(key, (size, []))
+        if attname is not None:
+            names.append(str(attname))
+    return found
+
+
+def _mysql_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[TableSize | None, list[str]]]:
+    params: dict[str, Any] = {}
+    wanted = []
+    for i, (schema, table) in enumerate(keys):
+        params[f"s{i}"], params[f"t{i}"] = schema, table
+        wanted.append(f"(t.TABLE_SCHEMA = COALESCE(:s{i}, DATABASE()) AND t.TABLE_NAME = :t{i})")
+    rows = probe.catalog(
+        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, t.DATA_LENGTH, t.INDEX_LENGTH, c.COLUMN_NAME, "
+        "t.TABLE_SCHEMA = DATABASE() AS is_default "
+        "FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c "
+        "ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME "
+        f"WHERE {' OR '.join(wanted)} ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME, c.ORDINAL_POSITION",
+        params,
+    )
+    by_name = {(schema, table): (schema, table) for schema, table in keys}
+    found: dict[TableKey, tuple[TableSize | None, list[str]]] = {}
+    for schema, table, table_rows, data_length, index_length, column, is_default in rows:
+        key = by_name.get((str(schema), str(table))) or (by_name.get((None, str(table))) if is_default else None)
+        if key is None:
+            continue
+        _, names = found.setdefault(key, (_mysql_table_size(table_rows, data_length, index_length), []))
+        if column is not None:
+            names.append(str(column))
+    return found
+
+
+#: Dialects whose catalog answers many tables' sizes and columns in one query (SQLite is local: no need).
+BULK_CATALOG: dict[str | None, BulkCatalog] = {
+    "postgresql": _pg_bulk,
+    "mysql": _mysql_bulk,
+}
 
 COLUMN_LISTERS: dict[str | None, Callable[[Probe, str, "str | None"], list[str]]] = {
     "postgresql": _pg_columns,

@@ -545,14 +545,18 @@ def _sqlite_columns(probe: Probe, table: str, schema: str | None) -> list[str]:
 BulkCatalog = Callable[[Probe, Sequence[TableKey]], "dict[TableKey, tuple[TableSize | None, list[str]]]"]
 
 
+def _numbered(keys: Sequence[TableKey], clause: str) -> tuple[list[str], dict[str, Any]]:
+    """``clause`` once per table, ``{i}`` numbering its ``:s{i}`` (schema) and ``:t{i}`` (table) parameters."""
+    params: dict[str, Any] = {}
+    for i, (schema, table) in enumerate(keys):
+        params[f"s{i}"], params[f"t{i}"] = schema, table
+    return [clause.format(i=i) for i in range(len(keys))], params
+
+
 def _pg_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[TableSize | None, list[str]]]:
     # The same catalog rows as _pg_size and _pg_columns (estimates for tables and materialized
     # views only, columns for views and foreign tables too), for every table at once.
-    params: dict[str, Any] = {}
-    wanted = []
-    for i, (schema, table) in enumerate(keys):
-        params[f"s{i}"], params[f"t{i}"] = schema, table
-        wanted.append(f"SELECT {i} AS i, CAST(:s{i} AS text) AS s, CAST(:t{i} AS text) AS t")
+    wanted, params = _numbered(keys, "SELECT {i} AS i, CAST(:s{i} AS text) AS s, CAST(:t{i} AS text) AS t")
     rows = probe.catalog(
         "SELECT w.i, c.relkind, c.reltuples, c.relpages, current_setting('block_size')::int AS block_size, "
         "a.attname "
@@ -575,11 +579,7 @@ def _pg_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[Tab
 
 
 def _mysql_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[TableSize | None, list[str]]]:
-    params: dict[str, Any] = {}
-    wanted = []
-    for i, (schema, table) in enumerate(keys):
-        params[f"s{i}"], params[f"t{i}"] = schema, table
-        wanted.append(f"(t.TABLE_SCHEMA = COALESCE(:s{i}, DATABASE()) AND t.TABLE_NAME = :t{i})")
+    wanted, params = _numbered(keys, "(t.TABLE_SCHEMA = COALESCE(:s{i}, DATABASE()) AND t.TABLE_NAME = :t{i})")
     rows = probe.catalog(
         "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, t.DATA_LENGTH, t.INDEX_LENGTH, c.COLUMN_NAME, "
         "t.TABLE_SCHEMA = DATABASE() AS is_default "

@@ -5,7 +5,9 @@
 listens on ``127.0.0.1`` (a free port unless ``--port`` names one), prints
 ``listening on 127.0.0.1:PORT`` and forwards every connection to the target,
 each chunk in each direction ``rtt / 2`` after it arrived, until SIGINT or
-SIGTERM.
+SIGTERM. With ``--control`` it reads commands on stdin instead: ``stats``
+prints its counters as one JSON line (connections, exchanges — the round
+trips, counted as the client's turns to speak — and bytes), and EOF stops it.
 
 It is a *delay line*, not a throttle: a chunk is read as soon as it arrives,
 stamped with its arrival time, and written at that time plus the delay, in
@@ -20,7 +22,9 @@ From Python::
         url = url.set(host="127.0.0.1", port=proxy.port)
 
 Each connection gets four threads (a reader and a writer per direction); a
-half-close (EOF) is forwarded after the chunks before it, so is a reset.
+half-close (EOF) is forwarded after the chunks before it; a reset or error on
+either side drops both. The TCP handshake itself is not delayed: a new
+connection costs one round trip less than on a real remote link.
 :meth:`DelayProxy.close` stops accepting, shuts every connection down and
 joins every thread it started.
 
@@ -34,6 +38,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -63,13 +68,14 @@ def _nodelay(sock: socket.socket) -> None:
 class _Direction:
     """One direction of one connection: ``src`` → delay → ``dst``, a reader and a writer thread."""
 
-    def __init__(self, link: _Link, src: socket.socket, dst: socket.socket, name: str) -> None:
+    def __init__(self, link: _Link, src: socket.socket, dst: socket.socket, name: str, *, upstream: bool) -> None:
         self.link, self.src, self.dst, self.name = link, src, dst, name
+        self.upstream = upstream  # client → server
         self.queue: collections.deque[tuple[float, bytes]] = collections.deque()
         self.in_flight = 0
         self.cond = threading.Condition()
         self.done = False  # the writer has forwarded the EOF (or given up)
-        self.transferred = 0
+        self.transferred = 0  # bytes read from src
 
     def start(self, threads: list[threading.Thread]) -> None:
         for target, role in ((self._read, "read"), (self._write, "write")):
@@ -83,6 +89,9 @@ class _Direction:
             while True:
                 data = self.src.recv(CHUNK)
                 due = time.monotonic() + delay
+                if data:
+                    self.transferred += len(data)
+                    self.link.arrived(upstream=self.upstream)
                 with self.cond:
                     while self.in_flight >= MAX_IN_FLIGHT and not self.link.broken:
                         self.cond.wait()
@@ -117,7 +126,6 @@ class _Direction:
                     self.link.direction_done()
                     return
                 self.dst.sendall(data)
-                self.transferred += len(data)
                 with self.cond:
                     self.queue.popleft()
                     self.in_flight -= len(data)
@@ -136,12 +144,20 @@ class _Link:
     def __init__(self, proxy: DelayProxy, client: socket.socket, upstream: socket.socket, number: int) -> None:
         self.proxy, self.client, self.upstream = proxy, client, upstream
         self.broken = False
+        self.exchanges = 0  # client turns: chunks to the server that follow something from it (or open the link)
+        self._client_spoke_last = False
         self._lock = threading.Lock()
         self._closed = False
         self.directions = (
-            _Direction(self, client, upstream, f"{number}-up"),
-            _Direction(self, upstream, client, f"{number}-down"),
+            _Direction(self, client, upstream, f"{number}-up", upstream=True),
+            _Direction(self, upstream, client, f"{number}-down", upstream=False),
         )
+
+    def arrived(self, *, upstream: bool) -> None:
+        """Count round trips: a request/response protocol turns around once per exchange."""
+        if upstream and not self._client_spoke_last:
+            self.exchanges += 1
+        self._client_spoke_last = upstream
 
     def start(self, threads: list[threading.Thread]) -> None:
         for direction in self.directions:
@@ -202,7 +218,8 @@ class DelayProxy:
         self.host = host
         self.port = port
         self.connections = 0  # accepted so far
-        self.transferred = 0  # bytes forwarded by connections that have ended
+        self._ended_bytes = 0  # forwarded by connections that have ended
+        self._ended_exchanges = 0
         self._listener: socket.socket | None = None
         self._links: set[_Link] = set()
         self._threads: list[threading.Thread] = []
@@ -257,13 +274,26 @@ class DelayProxy:
 
     def _forget(self, link: _Link) -> None:
         with self._lock:
-            self._links.discard(link)
-            self.transferred += link.transferred
+            if link in self._links:
+                self._links.discard(link)
+                self._ended_bytes += link.transferred
+                self._ended_exchanges += link.exchanges
 
     @property
     def open_connections(self) -> int:
         with self._lock:
             return len(self._links)
+
+    def stats(self) -> dict[str, int]:
+        """Counters since the start: connections accepted, exchanges (round trips), bytes forwarded."""
+        with self._lock:
+            links = list(self._links)
+            return {
+                "connections": self.connections,
+                "open": len(links),
+                "exchanges": self._ended_exchanges + sum(link.exchanges for link in links),
+                "bytes": self._ended_bytes + sum(link.transferred for link in links),
+            }
 
     def close(self) -> None:
         """Stop accepting, drop every connection, join every thread this proxy started."""
@@ -292,10 +322,12 @@ class DelayProxy:
 
 
 class ProxyProcess:
-    """The CLI in a child process, as a context manager; :attr:`port` is where it listens.
+    """The CLI in a child process (``--control``), as a context manager; :attr:`port` is where it listens.
 
     The measured process then carries none of the forwarding: no GIL taken
-    from it, no CPU time added to it.
+    from it, no CPU time added to it. :meth:`stats` asks the child for its
+    counters; leaving the block closes its stdin, which stops it (so does
+    the parent's death: the child never outlives it).
     """
 
     def __init__(self, target: tuple[str, int], *, rtt_ms: float, port: int = 0) -> None:
@@ -304,27 +336,41 @@ class ProxyProcess:
 
     def __enter__(self) -> ProxyProcess:
         command = [sys.executable, str(Path(__file__).resolve()), "--target", f"{self.target[0]}:{self.target[1]}",
-                   "--rtt-ms", repr(self.rtt_ms), "--port", str(self.port)]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()
+                   "--rtt-ms", repr(self.rtt_ms), "--port", str(self.port), "--control"]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self._readline()
         if not line.startswith("listening on "):
             self._stop()
             raise RuntimeError(f"the delay proxy did not start (it said {line.strip()!r})")
         self.port = int(line.rsplit(":", 1)[1])
         return self
 
+    def _readline(self) -> str:
+        assert self._process is not None and self._process.stdout is not None
+        return self._process.stdout.readline()
+
+    def stats(self) -> dict[str, int]:
+        """The child's :meth:`DelayProxy.stats`."""
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write("stats\n")
+        self._process.stdin.flush()
+        line = self._readline()
+        if not line:
+            raise RuntimeError("the delay proxy has stopped")
+        return json.loads(line)
+
     def _stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(JOIN_TIMEOUT * 2)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()  # EOF: the child closes its proxy and exits
+        try:
+            process.wait(JOIN_TIMEOUT * 2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         if process.stdout is not None:
             process.stdout.close()
 
@@ -339,27 +385,50 @@ def _address(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def _fine_timer_slack() -> None:
+    """Ask Linux to wake sleeping threads on time (timer slack 1 ns, not 50 µs); threads started later inherit it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK
+    except (OSError, AttributeError):
+        pass
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A loopback TCP proxy that delays every chunk in each direction.")
     parser.add_argument("--target", type=_address, required=True, help="HOST:PORT to forward to")
     parser.add_argument("--rtt-ms", type=float, default=2.0, help="added round trip in ms, half each way (default 2)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--control", action="store_true",
+                        help="read commands on stdin: 'stats' prints the counters as one JSON line; EOF stops")
     args = parser.parse_args(argv)
     if args.rtt_ms < 0:
         parser.error("--rtt-ms cannot be negative")
 
-    stop = threading.Event()
-
-    def stopping(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, stopping)
-    signal.signal(signal.SIGINT, stopping)
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, _stopped)
+    _fine_timer_slack()
     with DelayProxy(args.target, rtt=args.rtt_ms / 1000, port=args.port) as proxy:
         print(f"listening on {proxy.host}:{proxy.port}", flush=True)
-        while not stop.wait(1.0):
+        try:
+            if args.control:
+                for line in sys.stdin:
+                    if line.strip() == "stats":
+                        print(json.dumps(proxy.stats()), flush=True)
+            else:
+                threading.Event().wait()
+        except _Stopped:
             pass
-        print(f"stopping: {proxy.connections} connections", file=sys.stderr, flush=True)
+        print(f"delay proxy: stopping after {proxy.connections} connections", file=sys.stderr, flush=True)
     return 0
 
 

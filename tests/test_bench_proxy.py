@@ -253,10 +253,26 @@ def test_a_round_trip_takes_at_least_the_configured_delay(no_thread_left: None) 
                 assert time.perf_counter() - start >= rtt
 
 
-def test_the_command_line_proxy_forwards_and_stops() -> None:
+def test_exchanges_count_the_client_turns(no_thread_left: None) -> None:
+    with server(echo) as address, DelayProxy(address, rtt=0.0002) as proxy:
+        with connect(proxy.port) as sock:
+            for _ in range(7):
+                sock.sendall(b"ask")
+                assert sock.recv(3) == b"ask"
+        stats = proxy.stats()
+    assert stats["connections"] == 1
+    assert stats["exchanges"] == 7
+    assert stats["bytes"] == 2 * 7 * 3
+
+
+def test_the_command_line_proxy_forwards_reports_and_stops() -> None:
     with server(echo) as address, ProxyProcess(address, rtt_ms=1) as process:
         with connect(process.port) as sock:
             assert send_and_receive(sock, b"through the child process") == b"through the child process"
+        stats = process.stats()
+        child = process._process
+    assert stats["connections"] == 1 and stats["exchanges"] == 1
+    assert child is not None and child.returncode == 0
 
 
 @pytest.mark.postgresql

@@ -48,7 +48,18 @@ class _Check:
     sqltext: str
     canonical: str
     columns: frozenset[str]
-    constraint: CheckConstraint
+    built: CheckConstraint | None = None
+    #: For a reflected check: the stand-in table its constraint goes on, made when first needed.
+    holder: Callable[[], Table] | None = None
+
+    @property
+    def constraint(self) -> CheckConstraint:
+        """The constraint object, built only for the few checks an op is made from."""
+        if self.built is None:
+            self.built = CheckConstraint(sa.text(self.sqltext), name=self.name)
+            if self.holder is not None:
+                self.holder().append_constraint(self.built)
+        return self.built
 
 
 # --------------------------------------------------------------------------- reading the database
@@ -122,7 +133,7 @@ def _metadata_checks(table: Table, dialect: sa.engine.Dialect) -> list[_Check]:
     for constraint in found:
         text = sql_of(constraint.sqltext, dialect)
         checks.append(_Check(final_name(constraint, dialect), text, sqltext.canonical(text, dialect.name),
-                             sqltext.columns_in(text), constraint))
+                             sqltext.columns_in(text), built=constraint))
     return sorted(checks, key=lambda c: (c.name or "", c.canonical))
 
 
@@ -136,8 +147,14 @@ def _conn_checks(autogen_context: AutogenContext, tname: str, schema: str | None
     except NotImplementedError:
         return None
     implicit = IMPLICIT.get(dialect.name)
-    # A stand-in table, so ops built from these constraints can render (they need a table).
-    holder = Table(tname, sa.MetaData(), schema=schema)
+    made: list[Table] = []
+
+    def holder() -> Table:
+        # A stand-in table, so ops built from these constraints can render (they need a table).
+        if not made:
+            made.append(Table(tname, sa.MetaData(), schema=schema))
+        return made[0]
+
     checks = []
     for item in reflected:
         name = item.get("name")
@@ -145,9 +162,7 @@ def _conn_checks(autogen_context: AutogenContext, tname: str, schema: str | None
                 name, "check_constraint", {"table_name": tname, "schema_name": schema}):
             continue
         text = item["sqltext"]
-        check = _Check(name, text, sqltext.canonical(text, dialect.name), sqltext.columns_in(text),
-                       CheckConstraint(sa.text(text), name=name))
-        holder.append_constraint(check.constraint)
+        check = _Check(name, text, sqltext.canonical(text, dialect.name), sqltext.columns_in(text), holder=holder)
         if implicit is not None and implicit(check, metadata_table, dialect):
             continue
         checks.append(check)

@@ -612,6 +612,7 @@ def canonical(text: str, dialect: str) -> str:
     return render(tree)
 
 
+@functools.lru_cache(maxsize=8192)
 def columns_in(text: str) -> frozenset[str]:
     """The names an expression refers to (lower case); empty when it does not parse."""
     try:

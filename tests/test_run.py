@@ -472,7 +472,8 @@ def test_environments_at_the_same_revision_share_each_scratch_schema(
 
 def test_checks_in_processes_give_the_same_reports_as_threads(dev_prod: Fleet) -> None:
     threads = run(dev_prod.config_path, ["dev", "prod"])
-    processes = run(dev_prod.config_path, ["dev", "prod"], processes=True)
+    # A time limit, so that a check stuck in its process fails the test instead of hanging it.
+    processes = run(dev_prod.config_path, ["dev", "prod"], processes=True, time_limit=120)
 
     def summary(result: Any) -> list[Any]:
         return [(e.name, e.status, [(f.id, f.cause, f.severity) for f in e.report.findings])
@@ -487,7 +488,7 @@ def test_checks_in_processes_give_the_same_reports_as_threads(dev_prod: Fleet) -
 def test_processes_from_config_and_errors_reported_as_in_threads(dev_prod: Fleet, tmp_path: Path) -> None:
     dev_prod.urls["broken"] = URL.create("postgresql+psycopg", host="127.0.0.1", port=closed_port(), database="x")
     dev_prod.write_config(drift_lines="parallel = processes")
-    result = run(dev_prod.config_path, ["dev", "broken"])
+    result = run(dev_prod.config_path, ["dev", "broken"], time_limit=120)
     assert [e.status for e in result.environments] == ["checked", "unreachable"]
     assert "127.0.0.1" in (result.environments[1].reason or "")
 

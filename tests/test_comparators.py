@@ -616,3 +616,34 @@ def test_autogenerate_writes_every_comparator_and_the_migration_applies(dialect:
         assert left == LEFT_AFTER_UPGRADE.get(dialect, [])
     finally:
         engine.dispose()
+
+
+def test_type_affinity_shortcut_agrees_with_the_dialect_implementation() -> None:
+    """type_affinity skips dialect_impl for plain types: it must give what dialect_impl gives, for every type."""
+    import sqlalchemy.types as generic_types
+    from sqlalchemy.dialects import mysql as mysql_dialect
+    from sqlalchemy.dialects import postgresql as pg_dialect
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.sql import sqltypes
+
+    from drift.comparators._util import type_affinity
+
+    instances = []
+    for module in (sqltypes, generic_types, pg_dialect, mysql_dialect, sqlite_dialect):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, sqltypes.TypeEngine):
+                try:
+                    instances.append(value())
+                except Exception:  # types that need arguments
+                    continue
+    assert len(instances) > 100
+    checked = 0
+    for dialect in (pg_dialect.dialect(), mysql_dialect.dialect(), sqlite_dialect.dialect()):
+        for instance in instances:
+            try:
+                expected = instance.dialect_impl(dialect)._type_affinity
+            except Exception:
+                continue
+            assert type_affinity(instance, dialect) is expected, (dialect.name, type(instance))
+            checked += 1
+    assert checked > 300

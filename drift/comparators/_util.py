@@ -8,6 +8,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.schema import Constraint, Index
+from sqlalchemy.sql import sqltypes
+from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -62,8 +64,18 @@ def sql_of(expr: Any, dialect: Dialect) -> str:
     return str(expr)
 
 
+#: Types whose implementation on some dialect has another generic class than their own.
+_IMPLEMENTED_ANOTHER_WAY = (TypeDecorator, sqltypes.Enum, sqltypes.MatchType)
+
+
 def type_affinity(type_: Any, dialect: Dialect) -> type | None:
     """The generic type class a (possibly variant or decorated) type stands for on ``dialect``."""
+    if not isinstance(type_, _IMPLEMENTED_ANOTHER_WAY) and not getattr(type_, "_variant_mapping", None):
+        # A plain type's dialect implementation keeps its generic class (tests/test_comparators.py
+        # checks every SQLAlchemy type on every dialect): no need to look it up.
+        affinity = getattr(type_, "_type_affinity", None)
+        if affinity is not None:
+            return affinity  # type: ignore[no-any-return]
     try:
         impl = type_.dialect_impl(dialect)
     except Exception:  # an odd user type: the generic affinity is still a good answer

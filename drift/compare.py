@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.schema import Column, Constraint, ForeignKeyConstraint, Index
 
 from . import comparators
+from .comparators import prefetch
 from .findings import Finding
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def migration_context(connection: Connection, metadata: MetaData, *, version_tab
 def compare(connection: Connection, metadata: MetaData, **opts: Any) -> Comparison:
     """Compare ``metadata`` with the database behind ``connection``; read-only."""
     context = migration_context(connection, metadata, **opts)
-    with fewer_collections():
+    with fewer_collections(), prefetch.table_sql_read_once(connection):
         script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     downgrade_ops = script.downgrade_ops

@@ -118,12 +118,16 @@ def test_prepared_inspector_reflects_what_sqlalchemy_does(dialect: str, corpus_u
         inspector = sa.inspect(conn)
         prefetch.share_bulk_reads(inspector)
         prepared = prefetch.prefetch_create_tables(inspector, None)
-        with dbs.recording(conn) as sent:
+        with dbs.recording(conn) as sent, prefetch.table_sql_read_once(conn):
             got = _reflect_each(inspector, tables)
             got_bulk = _reflect_bulk(inspector)
+        assert "_get_table_sql" not in vars(conn.dialect)  # the override ends with the block
 
     assert got == expected
     assert got_bulk == expected_bulk
+    # SQLite: the CREATE texts come from one read of sqlite_master, not up to three per table.
+    master_reads = [s for s in sent if "type in ('table', 'view')" in s]
+    assert len(master_reads) == (1 if dialect == "sqlite" else 0)
     if dialect == "mysql":
         assert prepared == len(tables)
         # Every table definition came from the batch: none was asked for again.
@@ -357,3 +361,25 @@ def test_hostile_table_names_are_batched_like_any_other(tmp_path: Path) -> None:
                 assert _reflect_each(inspector, tables) == expected
     assert sorted(tables) == sorted(names)
     assert not [s for s in sent if s.startswith("SHOW CREATE TABLE")]
+
+
+def test_sqlite_table_text_read_once_keeps_sqlalchemys_answers_for_odd_names(tmp_path: Path) -> None:
+    url = sa.URL.create("sqlite+pysqlite", database=str(tmp_path / "odd.db"))
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql('CREATE TABLE "we""ird %t" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES "we""ird %t"(id))')
+            conn.exec_driver_sql("CREATE TABLE Plain (id INTEGER, CONSTRAINT pk_plain PRIMARY KEY (id))")
+            conn.exec_driver_sql("CREATE VIEW v AS SELECT id FROM Plain")
+            conn.exec_driver_sql("CREATE TEMP TABLE plain (x INTEGER)")  # same name, other case, temp
+            tables = sa.inspect(conn).get_table_names()
+            expected = _reflect_each(sa.inspect(conn), tables)
+            with pytest.raises(sa.exc.NoSuchTableError):
+                sa.inspect(conn).get_pk_constraint("missing")
+            with prefetch.table_sql_read_once(conn):
+                assert _reflect_each(sa.inspect(conn), tables) == expected
+                with pytest.raises(sa.exc.NoSuchTableError):
+                    sa.inspect(conn).get_pk_constraint("missing")  # left to SQLAlchemy, which says so
+    finally:
+        engine.dispose()
+    assert sorted(tables) == sorted(['we"ird %t', "Plain"])

@@ -30,6 +30,7 @@ before alembic's ``tables`` comparator reflects anything.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -41,6 +42,7 @@ from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import BIGINT, INTEGER
 from sqlalchemy.engine import Connection, Inspector
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import quoted_name
 
 from ..connect import MULTI_STATEMENTS
@@ -161,6 +163,63 @@ def answer_serial_lookups(impl: Any, inspector: Inspector) -> None:
 
 def _is_integer(type_: Any) -> bool:
     return isinstance(type_, (INTEGER, BIGINT))  # the types alembic checks
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+@contextlib.contextmanager
+def table_sql_read_once(connection: Connection) -> Iterator[None]:
+    """SQLite: every table's ``CREATE`` text from one read of ``sqlite_master``, meanwhile.
+
+    SQLAlchemy reads a table's ``CREATE`` statement up to three times while
+    reflecting it (primary key, foreign keys, options), twice without its
+    cache, and each read scans all of ``sqlite_master``: quadratic in the
+    number of tables, most of a 2,000-table comparison. Here the first read of
+    a schema fetches every table's text; names it does not hold are left to
+    SQLAlchemy's own read (and its error). The engine's dialect is drift's own,
+    and the override is removed when the block ends.
+    """
+    dialect = connection.dialect
+    original = getattr(dialect, "_get_table_sql", None)
+    if dialect.name != "sqlite" or original is None or "_get_table_sql" in vars(dialect):
+        yield
+        return
+    texts: dict[str | None, dict[str, str | None]] = {}
+
+    def table_sql(conn: Connection, table_name: str, schema: str | None = None, **kw: Any) -> Any:
+        if schema not in texts:
+            texts[schema] = _all_table_sql(conn, schema)
+        found = texts[schema]
+        if table_name in found:
+            return found[table_name]
+        return original(conn, table_name, schema=schema, **kw)
+
+    dialect._get_table_sql = table_sql  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del dialect._get_table_sql  # type: ignore[attr-defined]
+
+
+def _all_table_sql(connection: Connection, schema: str | None) -> dict[str, str | None]:
+    """name → ``CREATE`` text, as SQLAlchemy's ``_get_table_sql`` reads it for one name (first row wins)."""
+    prefix = f"{connection.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
+    queries = (
+        f"SELECT name, sql FROM (SELECT * FROM {prefix}sqlite_master UNION ALL "
+        f"SELECT * FROM {prefix}sqlite_temp_master) WHERE type in ('table', 'view')",
+        f"SELECT name, sql FROM {prefix}sqlite_master WHERE type in ('table', 'view')",
+    )
+    for query in queries:
+        try:
+            rows = connection.exec_driver_sql(query).all()
+        except DBAPIError:
+            continue
+        found: dict[str, str | None] = {}
+        for name, sql in rows:
+            found.setdefault(name, sql)
+        return found
+    return {}
 
 
 # --------------------------------------------------------------------------- MariaDB / MySQL

@@ -1,7 +1,7 @@
 """Reflection in a fixed number of round trips: what alembic would ask table by table, asked once.
 
 Alembic 1.20 already reads most of the schema in bulk (``pre_cache_tables``
-calls the inspector's ``get_multi_*`` methods once per schema). Two lookups
+calls the inspector's ``get_multi_*`` methods once per schema). Some lookups
 remain per table or per column, and over a network each is a round trip:
 
 * **PostgreSQL**: for every integer column whose default is ``nextval(...)``,
@@ -18,6 +18,9 @@ remain per table or per column, and over a network each is a round trip:
   looks for it. A connection without the flag, another driver, a view, or an
   error part-way (a table dropped meanwhile) leaves the rest to SQLAlchemy's
   table-by-table path, unchanged.
+* **SQLite**: no round trips, but SQLAlchemy scans all of ``sqlite_master``
+  up to three times per table; :func:`table_sql_read_once` (used by
+  :func:`drift.compare.compare`) reads it once.
 
 Either way SQLAlchemy reflects and alembic compares exactly as before; only
 where the answers come from changes. ``tests/test_prefetch.py`` proves the

@@ -108,8 +108,9 @@ def growth(dialect: str, small: int, large: int) -> Callable[[Sequence[dict[str,
         if a is None or b is None or tool not in a["tools"] or tool not in b["tools"]:
             return None, ""
         ta, tb = a["tools"][tool]["best_seconds"], b["tools"][tool]["best_seconds"]
+        alembic = b["tools"]["alembic"]["best_seconds"] / a["tools"]["alembic"]["best_seconds"]
         return tb / ta, (f"{DIALECT_NAMES[dialect]}: drift {tb:.2f} s at {large:,} tables, {ta:.2f} s at {small:,} "
-                         f"(two runs, best of each)")
+                         f"(two runs, best of each; alembic grew {alembic:.2f}×)")
     return figure
 
 
@@ -121,7 +122,7 @@ def memory_ratio(dialect: str, tables: int) -> Callable[[Sequence[dict[str, Any]
             return None, ""
         drift, alembic = run["tools"][tool]["peak_memory_bytes"], run["tools"]["alembic"]["peak_memory_bytes"]
         if not drift or not alembic:
-            return None, ""
+            return None, f"{_case(run)}: run without memory figures (--memory none)"
         method = run.get("memory_method") or "tracemalloc"
         return drift / alembic, f"{_case(run)}: drift {drift / 1e6:.0f} MB, alembic {alembic / 1e6:.0f} MB ({method})"
     return figure

@@ -146,11 +146,11 @@ class StatementCounter:
 Tool = Callable[[], int]
 
 
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b")
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|\b\d+\b")
 
 
 def statement_shape(statement: str) -> str:
-    """A statement with its literals and layout taken out, cut short: what tallies group by."""
+    """A statement with its literals, quoted names and layout taken out, cut short: what tallies group by."""
     return _LITERALS.sub("?", " ".join(statement.split()))[:100]
 
 
@@ -620,7 +620,7 @@ def schema_stats(metadata: sa.MetaData) -> dict[str, int]:
     }
 
 
-def machine() -> dict[str, Any]:
+def machine(revision_at_start: str | None) -> dict[str, Any]:
     def version(package: str) -> str | None:
         try:
             return package_metadata.version(package)
@@ -642,7 +642,8 @@ def machine() -> dict[str, Any]:
         "sqlalchemy": sa.__version__,
         "alembic": version("alembic"),
         "drift": drift.__version__,
-        "drift_revision": drift_revision(),
+        "drift_revision": revision_at_start,  # what was imported; the end's differs if drift/ changed meanwhile
+        "drift_revision_at_end": drift_revision(),
         "psycopg": version("psycopg"),
         "pymysql": version("PyMySQL"),
     }
@@ -859,7 +860,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rtt_ms_measured": measured_ms,
             "select1_direct_ms": direct_ms,
             "memory_method": None if args.memory == "none" else args.memory,
-            "machine": machine(),
+            "machine": machine(args.drift_revision),
             "schema": schema_stats(metadata),
             "create_seconds": round(created["seconds"], 2),
             "models_build": {"seconds": round(models_seconds, 4), "peak_memory_bytes": models_memory},
@@ -947,6 +948,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    args.drift_revision = drift_revision()  # now, near the import: the tree may change during a long run
     signal.signal(signal.SIGTERM, _terminate)
     result = run(args)
     stats = result["schema"]
@@ -966,6 +968,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not result["drift_matches_planted"] and any(t in result["tools"] for t in ("drift", "drift_models_loaded")):
         print(f"warning: drift's findings {result['drift_findings_by_kind']} "
               f"do not match the {result['planted']} planted differences", file=sys.stderr)
+    machine_info = result["machine"]
+    if machine_info["drift_revision_at_end"] != machine_info["drift_revision"]:
+        print(f"warning: drift changed during the run ({machine_info['drift_revision']} at the start, "
+              f"{machine_info['drift_revision_at_end']} at the end); the figures are of the start's",
+              file=sys.stderr)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

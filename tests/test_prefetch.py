@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 
 import corpus
 import dbs
+from scenarios import build
 from drift.compare import compare
 from drift.comparators import prefetch
 from drift.config import Environment
@@ -192,12 +193,7 @@ def _schema(tables: int) -> sa.MetaData:
 def _statements_for(dialect: str, tmp_path: Path, tables: int) -> list[str]:
     with dbs.temp_database(dialect, tmp_path) as url:
         md = _schema(tables)
-        engine = sa.create_engine(url, poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                md.create_all(conn)
-        finally:
-            engine.dispose()
+        build(url, md)
         models = _schema(tables)
         models.tables["t0"].append_column(sa.Column("planted", sa.Integer))  # one difference, always the same
         with _drift_connection(url) as conn, dbs.recording(conn) as sent:
@@ -217,12 +213,7 @@ def test_statements_do_not_grow_with_the_tables(dialect: str, tmp_path: Path) ->
 @pytest.fixture
 def corpus_mysql(tmp_path: Path) -> Iterator[sa.URL]:
     with dbs.temp_database("mysql", tmp_path) as url:
-        engine = sa.create_engine(url, poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                corpus.build("mysql").create_all(conn)
-        finally:
-            engine.dispose()
+        build(url, corpus.build("mysql"))
         yield url
 
 
@@ -346,12 +337,7 @@ def test_hostile_table_names_are_batched_like_any_other(tmp_path: Path) -> None:
         md = sa.MetaData()
         for name in names:
             sa.Table(name, md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.String(10)))
-        engine = sa.create_engine(url, poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                md.create_all(conn)
-        finally:
-            engine.dispose()
+        build(url, md)
         with _drift_connection(url) as conn:
             tables = sorted(sa.inspect(conn).get_table_names())
             expected = _reflect_each(sa.inspect(conn), tables)

@@ -419,14 +419,24 @@ def _run_threads(
         raise
 
     if len(results) < len(names):
-        reason = f"the time limit of {time_limit:g} s expired before it finished"
+        reason = _time_limit_reason(time_limit)
         _stop_all(stops, threads, results, reason)
-        for name in names:
-            if name not in results:
-                seconds = time.monotonic() - started_at[name] if name in started_at else None
-                results[name] = EnvironmentResult(name, "timed_out", reason=reason, seconds=seconds)
-                _notify(on_progress, "finished", name, results[name])
+        _timed_out(names, results, started_at, reason, on_progress)
     return results
+
+
+def _time_limit_reason(time_limit: float | None) -> str:
+    return f"the time limit of {time_limit:g} s expired before it finished"
+
+
+def _timed_out(names: Sequence[str], results: dict[str, EnvironmentResult], started_at: Mapping[str, float],
+               reason: str, on_progress: ProgressCallback | None) -> None:
+    """Every environment without a result is timed out, with how long it ran."""
+    for name in names:
+        if name not in results:
+            seconds = time.monotonic() - started_at[name] if name in started_at else None
+            results[name] = EnvironmentResult(name, "timed_out", reason=reason, seconds=seconds)
+            _notify(on_progress, "finished", name, results[name])
 
 
 def _stop_all(
@@ -565,13 +575,9 @@ def _run_processes(
         raise
 
     if len(results) < len(names):
-        reason = f"the time limit of {time_limit:g} s expired before it finished"
+        reason = _time_limit_reason(time_limit)
         _terminate(running)
-        for name in names:
-            if name not in results:
-                seconds = time.monotonic() - started_at[name] if name in started_at else None
-                results[name] = EnvironmentResult(name, "timed_out", reason=reason, seconds=seconds)
-                _notify(on_progress, "finished", name, results[name])
+        _timed_out(names, results, started_at, reason, on_progress)
     return results
 
 

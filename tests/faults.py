@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import secrets
@@ -30,7 +29,7 @@ from drift.scratch import split_sql
 
 import dbs
 import pytest
-from scenarios import isolated_imports
+from scenarios import isolated_imports, logging_kept
 
 #: A password that must be URL-encoded (@ : / % ? # &) and is long enough to be masked anywhere.
 HOSTILE_PASSWORD = "p@ss:w/rd%?#&-Zq7"
@@ -378,9 +377,5 @@ def figure(name: str, value: object) -> None:
 @pytest.fixture(autouse=True)
 def restore_logging_and_imports() -> Iterator[None]:
     """Autouse in every module that imports it: the CLI's logging setup and imported models undone."""
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    with isolated_imports():
+    with logging_kept(), isolated_imports():
         yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import secrets
 import sys
 import textwrap
@@ -175,6 +176,18 @@ def isolated_imports() -> Iterator[None]:
         for name in set(sys.modules) - modules:
             if name.startswith("tm_"):
                 del sys.modules[name]
+
+
+@contextlib.contextmanager
+def logging_kept() -> Iterator[None]:
+    """The root logger's level and handlers as they were before the block (the CLI sets its own)."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        yield
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
 
 
 def summary(report: Report) -> list[tuple[str, str, str | None]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 import dbs
+from scenarios import logging_kept
 import drift
 from drift.causes import Attributor
 from drift.cli import cli
@@ -192,15 +192,10 @@ def hand_kept_sql(module: str, dialect: str, *extra: str) -> str:
 
 def test_without_a_baseline_every_cause_is_unknown_and_the_note_asks_for_one(shop: Shop) -> None:
     shop.build_live("0001_add_email", NICKNAME)
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    try:
+    with logging_kept():
         result = CliRunner().invoke(
             cli, ["check", "--env", "prod", "--config", str(shop.config_path), "--format", "json"]
         )
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
     assert result.exit_code == 1, result.output  # drift found, as always: the missing causes change nothing
     document = json.loads(result.stdout)
     # A rename guess (nickname → bio, both unknown) pairs two findings; drift.comparators.renames tests those.
@@ -289,13 +284,8 @@ def test_a_baseline_under_env_py(shop: Shop) -> None:
     # env.py then runs the migrations, on the scratch connection drift stamped after the baseline.
     shop.build_live("0001_add_email", NICKNAME)
     shop.configure(drift_lines=f"scratch_baseline = {PACKAGE}.initial:Base\nscratch_use_env_py = true")
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    try:
+    with logging_kept():
         assert_expected_causes(shop, shop.check())
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
 
 
 def test_the_environment_s_baseline_wins_over_the_global_one(sqlite_shop: Shop) -> None:
@@ -442,13 +432,8 @@ def test_a_unique_prefix_names_the_baseline_revision(sqlite_shop: Shop) -> None:
 def test_a_setting_that_cannot_work_is_exit_status_2(sqlite_shop: Shop) -> None:
     sqlite_shop.build_live("0001_add_email")
     sqlite_shop.configure(drift_lines="scratch_baseline_sql = missing.sql")
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    try:
+    with logging_kept():
         result = CliRunner().invoke(cli, ["check", "--env", "prod", "--config", str(sqlite_shop.config_path)])
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
     assert result.exit_code == 2, result.output
     assert "scratch_baseline_sql = missing.sql: no such file for sqlite" in result.output
 

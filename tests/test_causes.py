@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
 import dbs
+from scenarios import logging_kept
 import drift
 from drift import causes
 from drift.causes import Attributor, Built, Layer, Step, _one_line, decide, finding_key, findings_by_cause
@@ -329,15 +330,10 @@ def test_all_three_causes_at_once_without_writing_to_the_live_database(
 def test_drift_check_json_on_the_command_line(example: Example) -> None:
     example.migrate("0001_initial")
     example.execute(NICKNAME)
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
-    try:
+    with logging_kept():
         result = CliRunner().invoke(
             cli, ["check", "--env", "prod", "--config", str(example.config_path), "--format", "json"]
         )
-    finally:
-        root.setLevel(saved[0])
-        root.handlers[:] = saved[1]
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)
     by_label = {f"{f['table']}.{f['name']}": f for f in document["findings"]}

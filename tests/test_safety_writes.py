@@ -25,7 +25,6 @@ tests/test_scratch.py::test_a_scratch_url_naming_the_checked_database_is_refused
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ import faults
 from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
 from scenarios import execute, render_url
-from test_causes import NICKNAME, REPO, Example, snapshot
+from test_causes import NICKNAME, Example, make_example, snapshot
 
 SERVERS = [
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
@@ -48,14 +47,7 @@ CAUSES = {"tasks.due_date": "pending_migration", "users.email": "missing_migrati
 
 def example_behind(dialect: str, live: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Example:
     """The example app at 0001_initial with a hand-made users.nickname holding a value."""
-    root = tmp_path / "project"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO / "alembic", root / "alembic", ignore=ignore)
-    shutil.copytree(REPO / "models", root / "models", ignore=ignore)
-    shutil.copy(REPO / "alembic.ini", root / "alembic.ini")
-    monkeypatch.syspath_prepend(str(root))
-    example = Example(root, dialect, live)
-    example.configure()
+    example = make_example(dialect, live, tmp_path, monkeypatch)
     example.migrate("0001_initial")
     example.execute(
         NICKNAME,

@@ -40,7 +40,7 @@ def test_check_reports_tables_reflected_and_compared(db_url: sa.URL, tmp_path: P
     assert [c[1] for c in reflected] == list(range(1, 7))
 
 
-def test_no_callback_no_cost(tmp_path: Path) -> None:
+def test_without_a_callback_the_check_is_the_same(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     url = sa.URL.create("sqlite+pysqlite", database=str(db))
     build(url, DATABASE)

@@ -16,9 +16,11 @@ from pathlib import Path
 from . import __version__
 from .causes import Attributor, SharedLayers
 from .compare import compare
+from .comparators.partitions import available_cpus
 from .comparators.progress import ProgressCallback, reporting
 from .comparators.renames import annotate_renames
 from .config import Config
+from .errors import ConfigError
 from .connect import connect, database_info
 from .findings import Report
 from .history import compute_state, graph_from_script_directory, read_current
@@ -74,6 +76,7 @@ def check(
     )
 
     risk_options = (risk or RiskOptions.from_settings(config.settings)).within(environment.statement_timeout)
+    workers = compare_processes(config)
 
     log.info("checking %s at %s", environment.name, environment.masked_url)
     with connect(environment) as conn:
@@ -81,7 +84,8 @@ def check(
         current = read_current(conn, project.version_table, project.version_table_schema)
         with reporting(progress):
             comparison = compare(
-                conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema
+                conn, metadata, version_table=project.version_table, version_table_schema=project.version_table_schema,
+                workers=workers,
             )
         # End the comparison's transaction: each risk query runs in a short one of its own, and
         # MariaDB then drops the metadata locks a query took at once instead of at disconnect.
@@ -121,6 +125,20 @@ def check(
         notes=(*notes, *applied.notes),
         policy=applied if applied.active else None,
     )
+
+
+def compare_processes(config: Config) -> int:
+    """``compare_processes`` in ``[drift]``: how many processes a large comparison may use (``auto``: a CPU each)."""
+    value = (config.settings.get("compare_processes") or "auto").strip().lower()
+    if value == "auto":
+        return available_cpus()
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"[drift] compare_processes must be auto or a whole number of at least 1, not {value!r}")
+    return count
 
 
 def _scripts_dir(directory: str, root: Path) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.schema import Column, Constraint, ForeignKeyConstraint, Index
 
 from . import comparators
-from .comparators import prefetch
+from .comparators import partitions, prefetch
 from .findings import Finding
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class Comparison:
     downgrade_code: str
     tables_compared: int
     upgrade_ops: ops.UpgradeOps | None = field(default=None, repr=False, compare=False)
+    #: How the comparison was shared among forked workers (``workers`` 0: it was not).
+    partitioned: partitions.Partitioned | None = field(default=None, repr=False, compare=False)
 
 
 def migration_context(connection: Connection, metadata: MetaData, *, version_table: str = "alembic_version",
@@ -60,10 +62,15 @@ def migration_context(connection: Connection, metadata: MetaData, *, version_tab
     return MigrationContext.configure(connection, opts=options)
 
 
-def compare(connection: Connection, metadata: MetaData, **opts: Any) -> Comparison:
-    """Compare ``metadata`` with the database behind ``connection``; read-only."""
+def compare(connection: Connection, metadata: MetaData, *, workers: int = 1, **opts: Any) -> Comparison:
+    """Compare ``metadata`` with the database behind ``connection``; read-only.
+
+    With ``workers`` > 1 a large comparison may fork up to that many processes,
+    each comparing a share of the tables (:mod:`drift.comparators.partitions`);
+    the result is the same.
+    """
     context = migration_context(connection, metadata, **opts)
-    with fewer_collections(), prefetch.table_sql_read_once(connection):
+    with fewer_collections(), prefetch.table_sql_read_once(connection), partitions.forking(workers) as partitioned:
         script = produce_migrations(context, metadata)
     upgrade_ops = script.upgrade_ops
     downgrade_ops = script.downgrade_ops
@@ -77,6 +84,7 @@ def compare(connection: Connection, metadata: MetaData, **opts: Any) -> Comparis
         downgrade_code=render_ops(downgrade_ops, context, batch=batch) if findings else "",
         tables_compared=len(metadata.tables) + removed_tables,
         upgrade_ops=upgrade_ops,
+        partitioned=partitioned,
     )
 
 

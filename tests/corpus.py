@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import UserDefinedType
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
@@ -287,6 +288,17 @@ def prepare_database(connection: sa.Connection) -> None:
     """What the corpus needs in a database before its tables: PostgreSQL's citext extension."""
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS citext"))
+
+
+def create(url: sa.URL, dialect: str) -> None:
+    """The corpus tables, created (with what they need first) in the empty database at ``url``."""
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            prepare_database(conn)
+            build(dialect).create_all(conn)
+    finally:
+        engine.dispose()
 
 
 # --------------------------------------------------------------------------- an alembic project that opts in

@@ -96,13 +96,7 @@ def _drift_connection(url: sa.URL) -> Iterator[sa.Connection]:
 @pytest.fixture
 def corpus_url(dialect: str, tmp_path: Path) -> Iterator[sa.URL]:
     with dbs.temp_database(dialect, tmp_path) as url:
-        engine = sa.create_engine(url, poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                corpus.prepare_database(conn)
-                corpus.build(dialect).create_all(conn)
-        finally:
-            engine.dispose()
+        corpus.create(url, dialect)
         yield url
 
 

@@ -7,6 +7,7 @@ them all, ``"~drift.renames"`` leaves one out:
 ==========================  ==================================================
 ``drift.prefetch``          reflection in a fixed number of round trips
 ``drift.progress``          tables reflected and compared, for a progress line
+``drift.partitions``        tables compared in forked workers, when asked for
 ``drift.defaults``          server defaults compared by meaning per dialect
 ``drift.types``             types alembic lets through (UNSIGNED, unknown types)
 ``drift.primary_keys``      primary key moved to other columns, or renamed
@@ -40,7 +41,7 @@ from types import ModuleType
 
 from alembic.runtime.plugins import Plugin
 
-from . import checks, computed, defaults, enums, indexes, names, prefetch, primary_keys, progress, types
+from . import checks, computed, defaults, enums, indexes, names, partitions, prefetch, primary_keys, progress, types
 from .describe import describe
 from .ops import OPS
 from .renames import annotate_renames
@@ -49,6 +50,7 @@ from .renames import annotate_renames
 PLUGINS: dict[str, ModuleType] = {
     "drift.prefetch": prefetch,
     "drift.progress": progress,
+    "drift.partitions": partitions,  # after progress: its workers report what that counts
     "drift.defaults": defaults,
     "drift.types": types,
     "drift.primary_keys": primary_keys,

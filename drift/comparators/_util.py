@@ -13,6 +13,19 @@ from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
 K = TypeVar("K")
+R = TypeVar("R", bound=Callable[[AutogenContext, "str | None"], object])
+
+
+#: Whole-schema reads comparators make on first use (through :func:`per_schema`), each as
+#: ``read(autogen_context, schema)``: :mod:`~drift.comparators.partitions` makes them all before
+#: it forks, so that no worker process needs the database.
+SCHEMA_READS: list[Callable[[AutogenContext, str | None], object]] = []
+
+
+def schema_read(read: R) -> R:
+    """Register a comparator's whole-schema read in :data:`SCHEMA_READS`."""
+    SCHEMA_READS.append(read)
+    return read
 
 
 def per_schema(autogen_context: AutogenContext, what: str, schema: str | None, read: Callable[[], T]) -> T:

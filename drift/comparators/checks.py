@@ -23,6 +23,7 @@ check MariaDB adds to every JSON column is not a difference.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,7 +37,7 @@ from alembic.util import PriorityDispatchResult
 from sqlalchemy import CheckConstraint, Table
 
 from . import sqltext
-from ._util import final_name, per_schema, reflected_names, sql_of
+from ._util import final_name, per_schema, reflected_names, schema_read, sql_of
 from .ops import ModifyCheckOp, RenameConstraintOp
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,15 @@ def _reflect_mysql(autogen_context: AutogenContext, tname: str, schema: str | No
 REFLECTORS: dict[str, Callable[[AutogenContext, str, str | None], list[dict[str, Any]]]] = {
     "mysql": _reflect_mysql,
 }
+
+
+@schema_read
+def _read_schema(autogen_context: AutogenContext, schema: str | None) -> None:
+    """Every check of ``schema``, read ahead (any table name will do)."""
+    dialect = autogen_context.dialect
+    assert dialect is not None
+    with contextlib.suppress(NotImplementedError):
+        REFLECTORS.get(dialect.name, _reflect_default)(autogen_context, "", schema)
 
 
 def _mariadb_json_valid(check: _Check, metadata_table: Table, dialect: sa.engine.Dialect) -> bool:

@@ -21,7 +21,7 @@ from alembic.util import PriorityDispatchResult
 from sqlalchemy import Index, Table
 
 from . import sqltext
-from ._util import final_name, per_schema, reflected_names, sql_of
+from ._util import final_name, per_schema, reflected_names, schema_read, sql_of
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,17 @@ WHERE_KEYWORDS = {"postgresql": "postgresql_where", "sqlite": "sqlite_where"}
 
 def _canonical_where(where: Any, dialect: sa.engine.Dialect) -> str:
     return sqltext.canonical(sql_of(where, dialect), dialect.name) if where is not None else ""
+
+
+@schema_read
+def _indexes(autogen_context: AutogenContext, schema: str | None) -> dict[Any, list[dict[str, Any]]]:
+    """Every index of ``schema``, read once per comparison."""
+    if autogen_context.dialect is None or autogen_context.dialect.name not in WHERE_KEYWORDS:
+        return {}
+    inspector = autogen_context.inspector
+    return per_schema(
+        autogen_context, "indexes", schema, lambda: reflected_names(inspector.get_multi_indexes(schema=schema))
+    )
 
 
 def compare_index_predicates(
@@ -46,11 +57,7 @@ def compare_index_predicates(
     keyword = WHERE_KEYWORDS.get(dialect.name)
     if keyword is None or conn_table is None or metadata_table is None:
         return PriorityDispatchResult.CONTINUE
-    inspector = autogen_context.inspector
-    every = per_schema(
-        autogen_context, "indexes", schema, lambda: reflected_names(inspector.get_multi_indexes(schema=schema))
-    )
-    reflected = {ix["name"]: ix for ix in every.get((schema, tname), [])}
+    reflected = {ix["name"]: ix for ix in _indexes(autogen_context, schema).get((schema, tname), [])}
     # An index alembic already replaces (other columns, uniqueness) needs no second report.
     touched = {op.index_name for op in modify_table_ops.ops if isinstance(op, (ops.DropIndexOp, ops.CreateIndexOp))}
     for index in sorted(metadata_table.indexes, key=lambda i: str(i.name)):

@@ -13,9 +13,10 @@ remain per table or per column, and over a network each is a round trip:
 * **MariaDB / MySQL**: SQLAlchemy has no bulk reflection there; every table
   costs a ``SHOW CREATE TABLE``. Here they are sent together, many
   statements in one round trip (PyMySQL with the ``MULTI_STATEMENTS`` client
-  flag, which :mod:`drift.connect` sets), each answer parsed by SQLAlchemy's
-  own table-definition parser and put where SQLAlchemy's reflection cache
-  looks for it. A connection without the flag, another driver, a view, or an
+  flag, which :mod:`drift.connect` sets), each answer kept where SQLAlchemy's
+  reflection cache looks for it and parsed by SQLAlchemy's own
+  table-definition parser when first asked for. A connection without the
+  flag, another driver, a view, or an
   error part-way (a table dropped meanwhile) leaves the rest to SQLAlchemy's
   table-by-table path, unchanged.
 * **SQLite**: no round trips, but SQLAlchemy scans all of ``sqlite_master``
@@ -49,6 +50,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import quoted_name
 
 from ..connect import MULTI_STATEMENTS
+from ._util import schema_read
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +111,15 @@ def share_bulk_reads(inspector: Inspector) -> None:
         return
     cache[("drift", "shared_bulk_reads")] = True
     for name in SHARED_BULK_READS:
-        setattr(inspector, name, _shared_read(cache, name, getattr(inspector, name)))
+        setattr(inspector, name, _shared_read(inspector, name, getattr(inspector, name)))
 
 
-def _shared_read(cache: dict[Any, Any], name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+def _shared_read(inspector: Inspector, name: str, read: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(read)
     def shared(schema: str | None = None, filter_names: Any = None, **kw: Any) -> Any:
         if filter_names is not None:
             return read(schema=schema, filter_names=filter_names, **kw)
+        cache = inspector.info_cache
         key = ("drift", name, schema, tuple(sorted(kw.items(), key=lambda item: item[0])))
         if key not in cache:
             cache[key] = read(schema=schema, **kw)
@@ -134,22 +137,12 @@ def answer_serial_lookups(impl: Any, inspector: Inspector) -> None:
     if getattr(original, "drift_prefetched", False):
         return
 
-    def sequence_owners() -> dict[str, str | None]:
-        key = ("drift", "sequence_owners")
-        if key not in inspector.info_cache:
-            owners: dict[str, str | None] = {}
-            for seqname, attname in inspector.bind.execute(_SEQUENCE_OWNERS):
-                if owners.get(seqname) is None:  # alembic takes the first owning row
-                    owners[seqname] = attname
-            inspector.info_cache[key] = owners
-        return inspector.info_cache[key]  # type: ignore[no-any-return]
-
     @functools.wraps(original)
     def autogen_column_reflect(inspector_: Inspector, table: Any, column_info: dict[str, Any]) -> None:
         default = column_info.get("default")
         match = _NEXTVAL.match(default) if default and _is_integer(column_info["type"]) else None
         if match is not None:
-            owners = sequence_owners()
+            owners = sequence_owners(inspector)
             seqname = match.group(1)
             if seqname in owners:
                 # Alembic's rule: the sequence is owned by a column of this name, so it is a SERIAL.
@@ -162,6 +155,24 @@ def answer_serial_lookups(impl: Any, inspector: Inspector) -> None:
 
     autogen_column_reflect.drift_prefetched = True  # type: ignore[attr-defined]
     impl.autogen_column_reflect = autogen_column_reflect
+
+
+def sequence_owners(inspector: Inspector) -> dict[str, str | None]:
+    """The owning column of every sequence, read once per comparison (on first use)."""
+    key = ("drift", "sequence_owners")
+    if key not in inspector.info_cache:
+        owners: dict[str, str | None] = {}
+        for seqname, attname in inspector.bind.execute(_SEQUENCE_OWNERS):
+            if owners.get(seqname) is None:  # alembic takes the first owning row
+                owners[seqname] = attname
+        inspector.info_cache[key] = owners
+    return inspector.info_cache[key]  # type: ignore[no-any-return]
+
+
+@schema_read
+def _read_sequence_owners(autogen_context: AutogenContext, schema: str | None) -> None:
+    if autogen_context.dialect is not None and autogen_context.dialect.name == "postgresql":
+        sequence_owners(autogen_context.inspector)
 
 
 def _is_integer(type_: Any) -> bool:
@@ -237,7 +248,9 @@ def multi_statements(connection: Connection) -> bool:
 
 
 def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
-    """Fill SQLAlchemy's reflection cache with every table's parsed ``SHOW CREATE TABLE``; how many.
+    """Fill SQLAlchemy's reflection cache with every table's ``SHOW CREATE TABLE``; how many.
+
+    Each text is parsed when SQLAlchemy first asks for it (:class:`ParseWhenAsked`).
 
     Sends the statements in batches of up to :data:`BATCH_BYTES` (one round
     trip each: a single one up to some twenty thousand tables).
@@ -246,11 +259,10 @@ def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
     if not isinstance(connection, Connection) or not multi_statements(connection):
         return 0
     dialect = connection.dialect
-    cache = inspector.info_cache
+    cache = _parse_when_asked(inspector)
     names = [n for n in inspector.get_table_names(schema=schema) if _parser_key(n, schema) not in cache]
     preparer = dialect.identifier_preparer
     parser = dialect._tabledef_parser  # type: ignore[attr-defined]
-    charset = dialect._connection_charset  # type: ignore[attr-defined]
     done = 0
     for batch in _batches(names, schema, preparer.quote_identifier):
         statements = [sql for _, sql in batch]
@@ -258,7 +270,7 @@ def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
             for (name, _), definition in zip(batch, _show_create(connection, statements)):
                 if parser._check_view(definition):
                     continue  # SQLAlchemy describes views another way; it will
-                cache[_parser_key(name, schema)] = parser.parse(definition, charset)
+                cache.texts[_parser_key(name, schema)] = definition
                 done += 1
         except dialect.loaded_dbapi.Error as exc:  # type: ignore[attr-defined]
             # A table dropped since it was listed, a timeout...: SQLAlchemy's own path takes the rest
@@ -267,6 +279,51 @@ def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
             break
     log.debug("prefetched %d table definitions in schema %s", done, schema or "(default)")
     return done
+
+
+class ParseWhenAsked(dict):  # type: ignore[type-arg]
+    """An inspector's reflection cache that also holds tables' ``SHOW CREATE TABLE`` text.
+
+    A table's text is parsed (by SQLAlchemy's parser) the first time
+    SQLAlchemy looks for its parsed form — in whichever process reflects the
+    table: a forked compare worker parses only the tables it compares
+    (:mod:`.partitions`).
+    """
+
+    def __init__(self, cache: dict[Any, Any], parse: Callable[[str], Any]) -> None:
+        super().__init__(cache)
+        self.texts: dict[Any, str] = {}
+        self.parse = parse
+
+    def _parsed(self, key: Any) -> None:
+        if key in self.texts:
+            self[key] = self.parse(self.texts.pop(key))
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self.texts
+
+    def __missing__(self, key: Any) -> Any:
+        if key not in self.texts:
+            raise KeyError(key)
+        self._parsed(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._parsed(key)
+        return dict.get(self, key, default)
+
+    def clear(self) -> None:
+        self.texts.clear()
+        super().clear()
+
+
+def _parse_when_asked(inspector: Inspector) -> ParseWhenAsked:
+    if not isinstance(inspector.info_cache, ParseWhenAsked):
+        dialect = inspector.dialect
+        parser = dialect._tabledef_parser  # type: ignore[attr-defined]
+        charset = dialect._connection_charset  # type: ignore[attr-defined]
+        inspector.info_cache = ParseWhenAsked(inspector.info_cache, lambda text: parser.parse(text, charset))
+    return inspector.info_cache
 
 
 def _batches(names: Sequence[str], schema: str | None,

@@ -29,14 +29,14 @@ _local = threading.local()
 def reporting(callback: ProgressCallback | None) -> Iterator[None]:
     """Report the progress of comparisons made by this thread, meanwhile, to ``callback``."""
     previous = getattr(_local, "state", None)
-    _local.state = _State(callback) if callback is not None else None
+    _local.state = State(callback) if callback is not None else None
     try:
         yield
     finally:
         _local.state = previous
 
 
-class _State:
+class State:
     def __init__(self, callback: ProgressCallback) -> None:
         self.callback = callback
         self.reflected = 0
@@ -50,10 +50,34 @@ class _State:
         except Exception:  # progress is a courtesy: it never ends a check
             pass
 
+    def tell_total(self, stage: str, done: int) -> None:
+        """``done`` tables of the whole comparison (counted elsewhere: forked workers)."""
+        total = self.reflect_total if stage == "reflected" else self.compare_total
+        self.tell(stage, done, max(total, done))
+
+    def redirect(self, callback: ProgressCallback) -> None:
+        """Send what is counted from now on to ``callback`` (a forked worker's pipe to its parent)."""
+        self.callback = callback
+
+    def finish(self) -> None:
+        """Every table is reflected and compared: say so, then count nothing more in this comparison."""
+        self.tell("reflected", self.reflect_total, self.reflect_total)
+        self.tell("compared", self.compare_total, self.compare_total)
+        self.callback = _ignore
+
+
+def _ignore(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def current() -> State | None:
+    """The progress state of this thread's comparison, if it reports any."""
+    return getattr(_local, "state", None)
+
 
 def start(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | None]) -> PriorityDispatchResult:
     """Schema level, first: count what is to do and watch the inspector reflect it."""
-    state: _State | None = getattr(_local, "state", None)
+    state: State | None = getattr(_local, "state", None)
     if state is None or autogen_context.connection is None:
         return PriorityDispatchResult.CONTINUE
     inspector = autogen_context.inspector
@@ -79,7 +103,7 @@ def start(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
 def table_done(autogen_context: AutogenContext, modify_table_ops: Any, schema: str | None, tname: str,
                conn_table: Any, metadata_table: Any) -> PriorityDispatchResult:
     """Table level, last: one more table compared."""
-    state: _State | None = getattr(_local, "state", None)
+    state: State | None = getattr(_local, "state", None)
     if state is not None:
         state.compared += 1
         state.tell("compared", state.compared, max(state.compare_total, state.compared))

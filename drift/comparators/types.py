@@ -29,6 +29,8 @@ from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy import types as sqltypes
 from sqlalchemy.sql.schema import Column
 
+from ._util import schema_read
+
 log = logging.getLogger(__name__)
 
 #: "different: why" / "same" / None (no opinion: let alembic decide).
@@ -66,6 +68,16 @@ def _pg_types_of(autogen_context: AutogenContext, tname: str, schema: str | None
         ), {"table": tname, "schema": schema})
         cache[(schema, tname)] = {name: type_name for name, type_name in rows}
     return cache[(schema, tname)]
+
+
+@schema_read
+def _read_unknown_types(autogen_context: AutogenContext, schema: str | None) -> None:
+    """PostgreSQL: the type names of the tables that have a column of a type SQLAlchemy does not know."""
+    if autogen_context.dialect is None or autogen_context.dialect.name != "postgresql":
+        return
+    for (_, tname), columns in autogen_context.inspector.get_multi_columns(schema=schema).items():
+        if any(isinstance(column["type"], sqltypes.NullType) for column in columns):
+            _pg_types_of(autogen_context, tname, schema)
 
 
 def _type_words(text: str) -> str:

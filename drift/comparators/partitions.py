@@ -1,0 +1,463 @@
+"""Alembic's per-table comparison on every core: partitions of the tables compared in forked workers.
+
+Once reflection costs a fixed number of round trips (:mod:`.prefetch`), a
+large check is bound by CPU: SQLAlchemy building a ``Table`` from each
+table's reflected rows and alembic comparing it with the model, one table
+after another, in one process. Here, after the whole schema has been read
+into the inspector's cache, the comparison forks workers; each compares one
+partition of the tables from that cache, exactly as alembic would (its own
+table comparator, every plugin's table-level comparators), and answers with
+the tables where it found any difference. The parent then lets alembic
+compare only those tables, as usual, and so builds the exact op tree it
+would have built alone: the workers decide what to look at, never what is
+reported.
+
+Workers never touch the database. Before forking, the parent makes every
+read a table comparison could need (alembic's bulk reads, the
+:data:`~drift.comparators._util.SCHEMA_READS` of drift's comparators); in a
+worker the connection refuses any statement and its socket is replaced by
+``/dev/null``, so nothing it does can reach the server. A worker that fails
+anyway — a read nobody made ahead, a signal, a crash — costs time, not
+accuracy: its whole partition is compared in the parent.
+
+Used only when the caller asks for it (:func:`forking`, which
+:func:`drift.compare.compare` enters with ``workers`` > 1) and where it is
+safe and worth it: PostgreSQL or MariaDB/MySQL, ``fork()`` available, no
+other thread running in the process (a lock held by another thread would
+stay held forever in the child), and at least :data:`MIN_TABLES` tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import selectors
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from alembic.autogenerate.api import AutogenContext
+from alembic.autogenerate.compare.tables import _autogen_for_tables
+from alembic.autogenerate.compare.util import _InspectorConv
+from alembic.operations import ops
+from alembic.runtime.plugins import Plugin
+from alembic.util import DispatchPriority, PriorityDispatchResult
+from sqlalchemy import event
+
+from . import progress
+from ..secrets import mask
+from ._util import SCHEMA_READS
+from .prefetch import SHARED_BULK_READS, multi_statements
+
+log = logging.getLogger(__name__)
+
+#: Below this many tables a check takes well under a second and forking is not worth it.
+MIN_TABLES = 300
+
+#: Worker processes at most, whatever the number of CPUs.
+MAX_WORKERS = 8
+
+#: Dialects whose whole schema is read ahead in bulk; SQLite reflects table by table.
+DIALECTS = ("postgresql", "mysql", "mariadb")
+
+#: A worker reports its progress at most this often (seconds).
+PROGRESS_EVERY = 0.1
+
+TableKey = tuple[str | None, str]
+
+
+@dataclass
+class Partitioned:
+    """What the forked comparison did; ``workers`` is 0 when it did not fork (``reason`` says why)."""
+
+    workers: int = 0
+    tables: int = 0
+    #: Tables where a worker found a difference, compared again in the parent.
+    candidates: int = 0
+    #: Partitions whose worker failed, compared in the parent instead.
+    failed: int = 0
+    #: The workers' private memory (pages of their own, copied or new) at their end, added up, in bytes.
+    worker_memory: int = 0
+    reason: str = ""
+    #: Why each failed worker failed.
+    errors: tuple[str, ...] = ()
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def forking(workers: int) -> Iterator[Partitioned]:
+    """Let comparisons made by this thread, meanwhile, fork up to ``workers`` processes."""
+    previous = getattr(_local, "plan", None)
+    stats = Partitioned()
+    _local.plan = (workers, stats) if workers > 1 else None
+    if workers <= 1:
+        stats.reason = "one process asked for"
+    try:
+        yield stats
+    finally:
+        _local.plan = previous
+        _local.last = stats
+
+
+def last() -> Partitioned | None:
+    """What the last comparison of this thread did (for measurements)."""
+    return getattr(_local, "last", None)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | None]) -> PriorityDispatchResult:
+    """Schema-level comparator, after :mod:`.prefetch`: compare in workers, then only what they found."""
+    plan = getattr(_local, "plan", None)
+    if plan is None:
+        return PriorityDispatchResult.CONTINUE
+    _local.plan = None  # once per comparison
+    workers, stats = plan
+    reason = _cannot_fork(autogen_context)
+    if reason:
+        stats.reason = reason
+        return PriorityDispatchResult.CONTINUE
+    in_database = _database_tables(autogen_context, schemas)
+    keys = set().union(*in_database.values()) | _model_tables(autogen_context)
+    stats.tables = len(keys)
+    if len(keys) < MIN_TABLES:
+        stats.reason = f"{len(keys)} tables, fewer than {MIN_TABLES}"
+        return PriorityDispatchResult.CONTINUE
+    _read_ahead(autogen_context, in_database)
+    ordered = sorted(keys, key=lambda key: (key[0] or "", key[1]))
+    count = min(workers, MAX_WORKERS, len(ordered))
+    parts = [set(ordered[i::count]) for i in range(count)]
+    found, failed, memory = _compare_in_workers(autogen_context, schemas, parts)
+    candidates = set(found)
+    for index in failed:
+        candidates |= parts[index]
+    stats.errors = tuple(failed.values())
+    stats.workers, stats.candidates, stats.failed, stats.worker_memory = count, len(candidates), len(failed), memory
+    log.debug("compared %d tables in %d workers: %d to compare again, %d partitions failed",
+              len(keys), count, len(candidates), len(failed))
+    only(autogen_context, candidates)
+    return PriorityDispatchResult.CONTINUE
+
+
+def _cannot_fork(autogen_context: AutogenContext) -> str:
+    dialect = autogen_context.dialect
+    if dialect is None or autogen_context.connection is None or dialect.name not in DIALECTS:
+        return "not a server database read in bulk"
+    if not hasattr(os, "fork"):
+        return "no fork() here"
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not _harmless(t)]
+    if others:
+        return "other threads are running"
+    if _socket_fd(autogen_context.connection) is None:
+        return "the driver's socket is unknown"
+    if _table_by_table(autogen_context) and not multi_statements(autogen_context.connection):
+        return "table definitions are not fetched ahead (no multi-statement batches)"
+    return ""
+
+
+def _harmless(thread: threading.Thread) -> bool:
+    # drift's deadline watchdog only sleeps and shuts connections down; workers arm no deadline.
+    return thread.daemon and thread.name == "drift-deadline"
+
+
+def _socket_fd(connection: Any) -> int | None:
+    """The file descriptor of the connection's socket (psycopg, PyMySQL), or None."""
+    try:
+        dbapi_connection = connection.connection.dbapi_connection
+    except Exception:
+        return None
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is not None:
+        fd = getattr(pgconn, "socket", None)
+        return fd if isinstance(fd, int) and fd >= 0 else None
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            return int(sock.fileno())
+    return None
+
+
+# --------------------------------------------------------------------------- in the parent
+
+
+def _database_tables(autogen_context: AutogenContext, schemas: set[str | None]) -> dict[str | None, set[TableKey]]:
+    """The tables alembic will reflect, by schema: listed and filtered as its tables comparator does."""
+    inspector = autogen_context.inspector
+    migration_context = autogen_context.migration_context
+    found: dict[str | None, set[TableKey]] = {}
+    for schema in schemas:
+        found[schema] = {
+            (schema, name) for name in inspector.get_table_names(schema=schema)
+            if not (schema == migration_context.version_table_schema and name == migration_context.version_table)
+            and autogen_context.run_name_filters(name, "table", {"schema_name": schema})
+        }
+    return found
+
+
+def _model_tables(autogen_context: AutogenContext) -> set[TableKey]:
+    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    return {(_plain_schema(table.schema, default), table.name) for table in autogen_context.sorted_tables}
+
+
+def _read_ahead(autogen_context: AutogenContext, in_database: dict[str | None, set[TableKey]]) -> None:
+    """Make every read a table comparison may need, before forking: alembic's bulk reads, then drift's.
+
+    Alembic's tables comparator makes its bulk reads with the same table names
+    and so finds them all cached, in the workers and in the parent.
+    """
+    inspector = autogen_context.inspector
+    bulk = not _table_by_table(autogen_context)
+    for schema, keys in sorted(in_database.items(), key=lambda item: item[0] or ""):
+        if bulk:
+            available = set(inspector.get_table_names(schema=schema))
+            _InspectorConv(inspector).pre_cache_tables(schema, [name for _, name in keys], available)
+        for read in SCHEMA_READS:
+            read(autogen_context, schema)
+
+
+def _table_by_table(autogen_context: AutogenContext) -> bool:
+    """MariaDB/MySQL: SQLAlchemy's "bulk" reads reflect each table from its cached definition.
+
+    There, alembic's bulk reads are per-table CPU, not catalog queries: each
+    worker makes them for its own tables only (:func:`_own_tables_only`),
+    from the definitions :mod:`.prefetch` fetched.
+    """
+    return autogen_context.dialect is not None and autogen_context.dialect.name in ("mysql", "mariadb")
+
+
+def _own_tables_only(inspector: Any, part: set[TableKey]) -> None:
+    """Bulk reads in a worker cover its own tables, never the whole schema."""
+    names: dict[str | None, list[str]] = {}
+    for schema, name in part:
+        names.setdefault(schema, []).append(name)
+    for method in SHARED_BULK_READS:
+        read = getattr(inspector, method)
+
+        @functools.wraps(read)
+        def restricted(schema: str | None = None, filter_names: Any = None, _read: Any = read, **kw: Any) -> Any:
+            if filter_names is None:
+                filter_names = names.get(schema)
+                if not filter_names:
+                    return {}
+            return _read(schema=schema, filter_names=filter_names, **kw)
+
+        setattr(inspector, method, restricted)
+
+
+def _plain_schema(schema: str | None, default: str | None) -> str | None:
+    return None if schema == default else schema
+
+
+def only(autogen_context: AutogenContext, keys: set[TableKey]) -> None:
+    """From now on this comparison looks at the tables in ``keys`` alone (besides its own filters)."""
+    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+
+    def include_name(name: Any, type_: str, parent_names: Any) -> bool:
+        return type_ != "table" or (parent_names.get("schema_name"), name) in keys
+
+    def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return type_ != "table" or (_plain_schema(obj.schema, default), name) in keys
+
+    autogen_context._name_filters.append(include_name)
+    autogen_context._object_filters.append(include_object)
+
+
+def _compare_in_workers(autogen_context: AutogenContext, schemas: set[str | None],
+                        parts: list[set[TableKey]]) -> tuple[set[TableKey], dict[int, str], int]:
+    """Fork a worker per partition; the tables they found, the partitions that failed, their memory."""
+    state = progress.current()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    workers: dict[int, _Worker] = {}
+    try:
+        for index, part in enumerate(parts):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                os.close(read_end)
+                _work(autogen_context, schemas, part, write_end, reporting=state is not None)
+            os.close(write_end)
+            workers[read_end] = _Worker(index, pid)
+        _collect(workers, state)
+    finally:
+        for fd, worker in workers.items():
+            worker.end(fd)
+    found: set[TableKey] = set()
+    failed: dict[int, str] = {}
+    for worker in workers.values():
+        if worker.tables is None:
+            failed[worker.index] = worker.error or "it ended without an answer"
+            log.debug("compare worker %d failed: %s", worker.index, failed[worker.index])
+        else:
+            found.update(worker.tables)
+    if state is not None:
+        state.finish()  # the counts are the workers'; the parent's own pass is not counted again
+    return found, failed, sum(w.memory for w in workers.values())
+
+
+class _Worker:
+    def __init__(self, index: int, pid: int) -> None:
+        self.index = index
+        self.pid = pid
+        self.buffer = b""
+        self.tables: set[TableKey] | None = None
+        self.error = ""
+        self.memory = 0
+        self.counts: dict[str, int] = {}
+        self.ended = False
+
+    def take(self, message: dict[str, Any]) -> None:
+        if "tables" in message:
+            self.tables = {(schema, name) for schema, name in message["tables"]}
+            self.memory = int(message.get("memory") or 0)
+        elif "error" in message:
+            self.error = str(message["error"])
+        elif "counts" in message:
+            self.counts = message["counts"]
+
+    def end(self, fd: int) -> None:
+        """Close the pipe and reap the process, killing it if it still runs (Ctrl-C in the parent)."""
+        if self.ended:
+            return
+        self.ended = True
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(ChildProcessError, OSError):
+            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+
+
+def _collect(workers: dict[int, _Worker], state: progress.State | None) -> None:
+    """Read every worker's messages (progress, then its answer) until all pipes close."""
+    with selectors.DefaultSelector() as selector:
+        for fd in workers:
+            selector.register(fd, selectors.EVENT_READ)
+        open_fds = set(workers)
+        while open_fds:
+            for key, _ in selector.select():
+                fd = int(key.fd)
+                worker = workers[fd]
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    selector.unregister(fd)
+                    open_fds.discard(fd)
+                    worker.end(fd)
+                    continue
+                worker.buffer += chunk
+                *lines, worker.buffer = worker.buffer.split(b"\n")
+                for line in lines:
+                    worker.take(json.loads(line))
+                if state is not None:
+                    for stage in ("reflected", "compared"):
+                        state.tell_total(stage, sum(w.counts.get(stage, 0) for w in workers.values()))
+
+
+# --------------------------------------------------------------------------- in a worker
+
+
+def _work(autogen_context: AutogenContext, schemas: set[str | None], part: set[TableKey], fd: int, *,
+          reporting: bool) -> None:
+    """Compare the tables of ``part`` and send back the keys of those with any difference; exits."""
+    code = 1
+    try:
+        # The parent handles Ctrl-C and SIGTERM (and kills its workers); no cleanup of its may run here.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        logging.disable(logging.CRITICAL)  # the parent logs what it compares again
+        _cut_off(autogen_context.connection)
+        send = _sender(fd)
+        if reporting:
+            state = progress.current()
+            if state is not None:
+                state.redirect(_throttled(send))
+        only(autogen_context, part)
+        if _table_by_table(autogen_context):
+            _own_tables_only(autogen_context.inspector, part)
+        found = ops.UpgradeOps([])
+        _autogen_for_tables(autogen_context, found, schemas)
+        default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+        send({"tables": [list(key) for key in _tables_in(found.ops, default)], "memory": _private_memory()})
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the partition itself
+        with contextlib.suppress(BaseException):
+            _sender(fd)({"error": mask(f"{type(exc).__name__}: {exc}")[:300]})
+    finally:
+        os._exit(code)  # no atexit, no finalizers: nothing of the parent's is closed or flushed from here
+
+
+def _cut_off(connection: Any) -> None:
+    """No statement from this process: refused by SQLAlchemy, and the socket is ``/dev/null`` anyway."""
+
+    def refuse(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        raise RuntimeError(f"a compare worker may not use the database: {' '.join(statement.split())[:120]}")
+
+    fd = _socket_fd(connection)
+    event.listen(connection, "before_cursor_execute", refuse)
+    if fd is not None:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def _sender(fd: int) -> Callable[[dict[str, Any]], None]:
+    def send(message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(fd, data):]
+
+    return send
+
+
+def _throttled(send: Callable[[dict[str, Any]], None]) -> progress.ProgressCallback:
+    counts: dict[str, int] = {}
+    last = [0.0]
+
+    def tell(stage: str, done: int, total: int) -> None:
+        counts[stage] = done
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY:
+            last[0] = now
+            send({"counts": counts})
+
+    return tell
+
+
+def _tables_in(found: Iterable[ops.MigrateOperation], default: str | None) -> Iterator[TableKey]:
+    for op in found:
+        name = getattr(op, "table_name", None)
+        if name is None:  # not about one table: the parent must look at everything
+            raise ValueError(f"an operation outside any table: {type(op).__name__}")
+        yield _plain_schema(getattr(op, "schema", None), default), str(name)
+
+
+def _private_memory() -> int:
+    """Bytes of this process's own pages (copied on write or new), from ``/proc`` where there is one."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    total = 0
+    for line in lines:
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+def setup(plugin: Plugin) -> None:
+    plugin.add_autogenerate_comparator(split, "schema", "partitions", priority=DispatchPriority.FIRST)

@@ -1,0 +1,231 @@
+"""Comparing in forked workers (drift.comparators.partitions) changes the time a check takes, never its result.
+
+* every planted change of the accuracy suite, and the clean round trip, give the
+  same findings and the same migration code with two workers as in one process,
+  on PostgreSQL and MariaDB, with no worker failing;
+* a worker that cannot finish (here: a read nobody made ahead) costs time only:
+  its partition is compared in the parent, with the same result;
+* a worker cannot reach the server: its statements are refused, its socket is
+  ``/dev/null``, and the parent's session carries on untouched;
+* progress counts what the workers compare; other threads, small schemas and
+  SQLite keep the comparison in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+import corpus
+import dbs
+from drift.check import compare_processes
+from drift.compare import Comparison, compare
+from drift.comparators import _util, partitions, progress
+from drift.config import Config, Environment
+from drift.connect import connect
+from drift.errors import ConfigError
+from test_accuracy import PLANTS
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Did not recognize type 'point':sqlalchemy.exc.SAWarning"),
+    pytest.mark.filterwarnings("ignore:Computed default on .* cannot be modified:UserWarning"),
+]
+
+SERVERS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
+
+
+@pytest.fixture(autouse=True)
+def fork_small_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus has a dozen tables: let it fork anyway."""
+    monkeypatch.setattr(partitions, "MIN_TABLES", 1)
+
+
+@pytest.fixture(scope="module")
+def corpus_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``corpus_urls(dialect)``: the accuracy corpus database of that dialect, made once per module."""
+    with contextlib.ExitStack() as stack:
+        made: dict[str, sa.URL] = {}
+
+        def get(dialect: str) -> sa.URL:
+            if dialect not in made:
+                url = stack.enter_context(dbs.temp_database(dialect, tmp_path_factory.mktemp(dialect)))
+                corpus.create(url, dialect)
+                made[dialect] = url
+            return made[dialect]
+
+        yield get
+
+
+def _both_ways(url: sa.URL, models: Any) -> tuple[Comparison, Comparison]:
+    """The comparison in two workers, then in one process, each on drift's own connection."""
+    with connect(Environment(name="t", url=url)) as conn:
+        forked = compare(conn, models(), workers=2)
+    with connect(Environment(name="t", url=url)) as conn:
+        alone = compare(conn, models())
+    return forked, alone
+
+
+def _same(forked: Comparison, alone: Comparison) -> None:
+    assert [f.to_dict() for f in forked.findings] == [f.to_dict() for f in alone.findings]
+    assert forked.upgrade_code == alone.upgrade_code
+    assert forked.downgrade_code == alone.downgrade_code
+    assert forked.tables_compared == alone.tables_compared
+
+
+def _server_plants() -> list[Any]:
+    return [pytest.param(d, name, marks=SERVERS[d], id=f"{d}-{name}")
+            for d in SERVERS for name, plant in PLANTS.items() if d in plant.dialects]
+
+
+@pytest.mark.parametrize(("dialect", "plant_name"), _server_plants())
+def test_planted_change_is_found_alike_by_workers(corpus_urls: Any, dialect: str, plant_name: str) -> None:
+    def models() -> sa.MetaData:
+        md = corpus.build(dialect)
+        PLANTS[plant_name].mutate(md, dialect)
+        return md
+
+    forked, alone = _both_ways(corpus_urls(dialect), models)
+    assert forked.partitioned is not None
+    assert (forked.partitioned.workers, forked.partitioned.failed) == (2, 0), forked.partitioned
+    assert alone.partitioned is not None and alone.partitioned.workers == 0
+    _same(forked, alone)
+    # Only the tables a worker found different were compared again in the parent.
+    assert forked.partitioned.candidates < forked.partitioned.tables
+
+
+@pytest.mark.parametrize("dialect", [pytest.param(d, marks=m) for d, m in SERVERS.items()])
+def test_round_trip_is_clean_in_workers(corpus_urls: Any, dialect: str) -> None:
+    forked, alone = _both_ways(corpus_urls(dialect), lambda: corpus.build(dialect))
+    assert forked.partitioned is not None
+    assert (forked.partitioned.workers, forked.partitioned.failed, forked.partitioned.candidates) == (2, 0, 0)
+    assert forked.findings == alone.findings == ()
+
+
+@pytest.mark.parametrize("dialect", [pytest.param(d, marks=m) for d, m in SERVERS.items()])
+def test_a_failed_worker_costs_time_not_accuracy(corpus_urls: Any, dialect: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing read ahead for drift's comparators: each worker's first table needs the database, which
+    # refuses it, and the worker gives up.
+    monkeypatch.setattr(partitions, "SCHEMA_READS", [])
+
+    def models() -> sa.MetaData:
+        md = corpus.build(dialect)
+        PLANTS["index_added_to_models"].mutate(md, dialect)
+        return md
+
+    forked, alone = _both_ways(corpus_urls(dialect), models)
+    assert forked.partitioned is not None
+    assert forked.partitioned.workers == 2 and forked.partitioned.failed == 2
+    assert forked.partitioned.candidates == forked.partitioned.tables  # all compared in the parent
+    _same(forked, alone)
+
+
+@pytest.mark.parametrize("dialect", [pytest.param(d, marks=m) for d, m in SERVERS.items()])
+def test_a_worker_cannot_reach_the_server(corpus_urls: Any, dialect: str) -> None:
+    with connect(Environment(name="t", url=corpus_urls(dialect))) as conn:
+        before = conn.exec_driver_sql("SELECT 1").scalar()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker's side
+            outcome = b"?"
+            try:
+                partitions._cut_off(conn)
+                try:
+                    conn.exec_driver_sql("SELECT 2")
+                    outcome = b"sent"
+                except Exception:
+                    outcome = b"refused"
+                dbapi = conn.connection.dbapi_connection
+                cursor = dbapi.cursor()
+                try:  # past SQLAlchemy, straight to the driver: the socket is /dev/null
+                    cursor.execute("SELECT 3")
+                    outcome += b" driver-sent"
+                except Exception:
+                    outcome += b" driver-failed"
+            finally:
+                os.write(write_end, outcome)
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end, "rb") as f:
+            outcome = f.read()
+        # The parent's session is as it was: same connection, next statement answered.
+        after = conn.exec_driver_sql("SELECT 1").scalar()
+    assert outcome == b"refused driver-failed"
+    assert before == after == 1
+
+
+@pytest.mark.postgresql
+def test_progress_counts_what_the_workers_compare(corpus_urls: Any) -> None:
+    calls: list[tuple[str, int, int]] = []
+    with connect(Environment(name="t", url=corpus_urls("postgresql"))) as conn:
+        with progress.reporting(lambda *call: calls.append(call)), \
+                pytest.MonkeyPatch.context() as mp:
+            mp.setattr(partitions, "PROGRESS_EVERY", 0.0)
+            forked = compare(conn, corpus.build("postgresql"), workers=2)
+    assert forked.partitioned is not None and forked.partitioned.workers == 2
+    compared = [c for c in calls if c[0] == "compared"]
+    total = len(corpus.build("postgresql").tables)
+    assert compared[-1] == ("compared", total, total)
+    assert [done for _, done, _ in compared] == sorted(done for _, done, _ in compared)
+    assert len(compared) > 1  # counted as the workers went, not only at the end
+
+
+@pytest.mark.postgresql
+def test_other_threads_keep_the_comparison_in_one_process(corpus_urls: Any) -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with connect(Environment(name="t", url=corpus_urls("postgresql"))) as conn:
+            alone = compare(conn, corpus.build("postgresql"), workers=2)
+    finally:
+        release.set()
+        other.join()
+    assert alone.partitioned is not None and alone.partitioned.workers == 0
+    assert alone.partitioned.reason == "other threads are running"
+
+
+def test_sqlite_stays_in_one_process(tmp_path: Path) -> None:
+    url = sa.make_url(f"sqlite:///{tmp_path / 'x.db'}")
+    engine = sa.create_engine(url)
+    corpus.build("sqlite").create_all(engine)
+    engine.dispose()
+    with connect(Environment(name="t", url=url)) as conn:
+        alone = compare(conn, corpus.build("sqlite"), workers=2).partitioned
+    assert alone is not None and alone.workers == 0
+    assert alone.reason == "not a server database read in bulk"
+
+
+@pytest.mark.postgresql
+def test_a_small_schema_stays_in_one_process(corpus_urls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(partitions, "MIN_TABLES", 300)
+    with connect(Environment(name="t", url=corpus_urls("postgresql"))) as conn:
+        alone = compare(conn, corpus.build("postgresql"), workers=2).partitioned
+    assert alone is not None and alone.workers == 0
+    assert alone.reason == f"{len(corpus.build('postgresql').tables)} tables, fewer than 300"
+
+
+def test_every_schema_read_is_registered() -> None:
+    # The reads drift's comparators make on first use: each must be made ahead of the fork.
+    names = {read.__module__.rsplit(".", 1)[-1] for read in _util.SCHEMA_READS}
+    assert {"checks", "indexes", "prefetch"} <= names
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", partitions.available_cpus()), ("1", 1), (" 3 ", 3)])
+def test_compare_processes_setting(tmp_path: Path, value: str, expected: int) -> None:
+    (tmp_path / "config.ini").write_text(f"[drift]\ncompare_processes = {value}\n\n[dev]\nurl = sqlite:///x.db\n")
+    assert compare_processes(Config.load(tmp_path / "config.ini")) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "1.5"])
+def test_compare_processes_refuses_nonsense(tmp_path: Path, value: str) -> None:
+    (tmp_path / "config.ini").write_text(f"[drift]\ncompare_processes = {value}\n\n[dev]\nurl = sqlite:///x.db\n")
+    with pytest.raises(ConfigError, match="compare_processes must be auto or a whole number"):
+        compare_processes(Config.load(tmp_path / "config.ini"))

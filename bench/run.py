@@ -70,6 +70,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 import drift
+from drift.comparators import partitions
 from drift.run import run as run_environments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -163,7 +164,7 @@ def shapes(statements: Sequence[str], top: int = TOP_SHAPES) -> list[list[Any]]:
 @dataclass(frozen=True)
 class Sample:
     seconds: float
-    cpu_seconds: float  # this process only: steadier than wall time on a busy machine
+    cpu_seconds: float  # this process and its ended children: steadier than wall time on a busy machine
     statements: int
     differences: int
     round_trips: int | None = None  # exchanges the delay proxy saw (None: no proxy)
@@ -219,13 +220,19 @@ class ToolResult:
         }
 
 
+def cpu_time() -> float:
+    """CPU seconds of this process and of its children that have ended (drift's compare workers, say)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def measure(tool: Tool, counter: StatementCounter, proxy: ProxyProcess | None = None) -> Sample:
     gc.collect()
     counter.reset()
     exchanges = proxy.stats()["exchanges"] if proxy else None
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu = time.perf_counter(), cpu_time()
     differences = tool()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    seconds, cpu_seconds = time.perf_counter() - start, cpu_time() - cpu
     round_trips = proxy.stats()["exchanges"] - exchanges if proxy and exchanges is not None else None
     return Sample(seconds, cpu_seconds, counter.count, differences, round_trips)
 
@@ -275,6 +282,7 @@ def _malloc_trim() -> None:
 
 
 def _measure_in_child(tool: Tool) -> dict[str, Any]:
+    earlier = partitions.last()
     reset = _reset_peak_rss()
     start = _proc_status_kb("VmRSS")
     began = time.perf_counter()
@@ -283,8 +291,16 @@ def _measure_in_child(tool: Tool) -> dict[str, Any]:
     hwm = _proc_status_kb("VmHWM")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     peak = (hwm if reset else maxrss) - start
+    # drift's compare workers (forked processes): their own pages, added as if all at once.
+    partitioned = partitions.last()
+    if partitioned is earlier:
+        partitioned = None  # this run compared nothing (alembic's)
+    workers = partitioned.worker_memory if partitioned is not None else 0
     return {
-        "peak_bytes": peak * 1024,
+        "peak_bytes": peak * 1024 + workers,
+        "process_peak_bytes": peak * 1024,
+        "workers": partitioned.workers if partitioned is not None else 0,
+        "worker_private_bytes": workers,
         "start_rss_bytes": start * 1024,
         "high_water_bytes": (hwm if reset else maxrss) * 1024,
         "ru_maxrss_bytes": maxrss * 1024,  # the same high-water mark as getrusage reports it

@@ -1,10 +1,11 @@
 """Comparing in forked workers (drift.comparators.partitions) changes the time a check takes, never its result.
 
 * every planted change of the accuracy suite, and the clean round trip, give the
-  same findings and the same migration code with two workers as in one process,
+  same findings and the same migration code in two processes (this one and a
+  forked worker, each comparing a share in chunks) as in one process alone,
   on PostgreSQL and MariaDB, with no worker failing;
 * a worker that cannot finish (here: a read nobody made ahead) costs time only:
-  its partition is compared in the parent, with the same result;
+  its share is compared in the parent, with the same result;
 * a worker cannot reach the server: its statements are refused, its socket is
   ``/dev/null``, and the parent's session carries on untouched;
 * progress counts what the workers compare; other threads, small schemas and
@@ -42,8 +43,9 @@ SERVERS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
 
 @pytest.fixture(autouse=True)
 def fork_small_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The corpus has a dozen tables: let it fork anyway."""
+    """The corpus has a dozen tables: let it fork anyway, each share compared in chunks of three."""
     monkeypatch.setattr(partitions, "MIN_TABLES", 1)
+    monkeypatch.setattr(partitions, "CHUNK_TABLES", 3)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_planted_change_is_found_alike_by_workers(corpus_urls: Any, dialect: str
 
     forked, alone = _both_ways(corpus_urls(dialect), models)
     assert forked.partitioned is not None
-    assert (forked.partitioned.workers, forked.partitioned.failed) == (2, 0), forked.partitioned
+    assert (forked.partitioned.workers, forked.partitioned.failed) == (1, 0), forked.partitioned
     assert alone.partitioned is not None and alone.partitioned.workers == 0
     _same(forked, alone)
     # Only the tables a worker found different were compared again in the parent.
@@ -103,7 +105,7 @@ def test_planted_change_is_found_alike_by_workers(corpus_urls: Any, dialect: str
 def test_round_trip_is_clean_in_workers(corpus_urls: Any, dialect: str) -> None:
     forked, alone = _both_ways(corpus_urls(dialect), lambda: corpus.build(dialect))
     assert forked.partitioned is not None
-    assert (forked.partitioned.workers, forked.partitioned.failed, forked.partitioned.candidates) == (2, 0, 0)
+    assert (forked.partitioned.workers, forked.partitioned.failed, forked.partitioned.candidates) == (1, 0, 0)
     assert forked.findings == alone.findings == ()
 
 
@@ -121,8 +123,10 @@ def test_a_failed_worker_costs_time_not_accuracy(corpus_urls: Any, dialect: str,
 
     forked, alone = _both_ways(corpus_urls(dialect), models)
     assert forked.partitioned is not None
-    assert forked.partitioned.workers == 2 and forked.partitioned.failed == 2
-    assert forked.partitioned.candidates == forked.partitioned.tables  # all compared in the parent
+    assert forked.partitioned.workers == 1 and forked.partitioned.failed == 1
+    assert forked.partitioned.errors[0].startswith("RuntimeError: a compare worker may not use the database")
+    # The worker's whole share was compared here: more tables than the one planted change.
+    assert forked.partitioned.candidates > 1
     _same(forked, alone)
 
 
@@ -169,7 +173,7 @@ def test_progress_counts_what_the_workers_compare(corpus_urls: Any) -> None:
                 pytest.MonkeyPatch.context() as mp:
             mp.setattr(partitions, "PROGRESS_EVERY", 0.0)
             forked = compare(conn, corpus.build("postgresql"), workers=2)
-    assert forked.partitioned is not None and forked.partitioned.workers == 2
+    assert forked.partitioned is not None and forked.partitioned.workers == 1
     compared = [c for c in calls if c[0] == "compared"]
     total = len(corpus.build("postgresql").tables)
     assert compared[-1] == ("compared", total, total)

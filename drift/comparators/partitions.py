@@ -4,12 +4,14 @@ Once reflection costs a fixed number of round trips (:mod:`.prefetch`), a
 large check is bound by CPU: SQLAlchemy building a ``Table`` from each
 table's reflected rows and alembic comparing it with the model, one table
 after another, in one process. Here, after the whole schema has been read
-into the inspector's cache, the comparison forks workers; each compares one
-partition of the tables from that cache, exactly as alembic would (its own
-table comparator, every plugin's table-level comparators), and answers with
-the tables where it found any difference. The parent then lets alembic
-compare only those tables, as usual, and so builds the exact op tree it
-would have built alone: the workers decide what to look at, never what is
+into the inspector's cache, the tables are dealt into shares, one per
+process: the process itself compares one share while forked workers compare
+the others from the cache they inherited, each exactly as alembic would (its
+own table comparator, every plugin's table-level comparators), a chunk of
+tables at a time so that a share never holds more than one chunk's reflected
+tables. Each answers with the tables where it found any difference; then
+alembic compares only those, as usual, and so builds the exact op tree it
+would have built alone: the shares decide what to look at, never what is
 reported.
 
 Workers never touch the database. Before forking, the parent makes every
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import logging
 import os
@@ -53,18 +56,22 @@ from sqlalchemy import event
 from . import progress
 from ..secrets import mask
 from ._util import SCHEMA_READS
-from .prefetch import SHARED_BULK_READS, multi_statements
+from .prefetch import SHARED_BULK_READS, ParseWhenAsked, multi_statements
 
 log = logging.getLogger(__name__)
 
 #: Below this many tables a check takes well under a second and forking is not worth it.
 MIN_TABLES = 300
 
-#: Worker processes at most, whatever the number of CPUs.
-MAX_WORKERS = 8
+#: Forked worker processes at most (besides the process itself), whatever the number of CPUs.
+MAX_WORKERS = 7
 
 #: Dialects whose whole schema is read ahead in bulk; SQLite reflects table by table.
 DIALECTS = ("postgresql", "mysql", "mariadb")
+
+#: A worker compares its partition this many tables at a time, so that it holds one chunk's
+#: reflected tables at most, not the whole partition's.
+CHUNK_TABLES = 250
 
 #: A worker reports its progress at most this often (seconds).
 PROGRESS_EVERY = 0.1
@@ -74,13 +81,13 @@ TableKey = tuple[str | None, str]
 
 @dataclass
 class Partitioned:
-    """What the forked comparison did; ``workers`` is 0 when it did not fork (``reason`` says why)."""
+    """How a comparison was shared; ``workers`` (forked processes) is 0 when it was not (``reason`` says why)."""
 
     workers: int = 0
     tables: int = 0
     #: Tables where a worker found a difference, compared again in the parent.
     candidates: int = 0
-    #: Partitions whose worker failed, compared in the parent instead.
+    #: Shares whose worker failed, compared in the parent instead.
     failed: int = 0
     #: The workers' private memory (pages of their own, copied or new) at their end, added up, in bytes.
     worker_memory: int = 0
@@ -94,7 +101,7 @@ _local = threading.local()
 
 @contextlib.contextmanager
 def forking(workers: int) -> Iterator[Partitioned]:
-    """Let comparisons made by this thread, meanwhile, fork up to ``workers`` processes."""
+    """Let comparisons made by this thread, meanwhile, use up to ``workers`` processes (itself included)."""
     previous = getattr(_local, "plan", None)
     stats = Partitioned()
     _local.plan = (workers, stats) if workers > 1 else None
@@ -121,7 +128,7 @@ def available_cpus() -> int:
 
 
 def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | None]) -> PriorityDispatchResult:
-    """Schema-level comparator, after :mod:`.prefetch`: compare in workers, then only what they found."""
+    """Schema-level comparator, after :mod:`.prefetch`: compare in shares, then only what they found."""
     plan = getattr(_local, "plan", None)
     if plan is None:
         return PriorityDispatchResult.CONTINUE
@@ -139,16 +146,17 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
         return PriorityDispatchResult.CONTINUE
     _read_ahead(autogen_context, in_database)
     ordered = sorted(keys, key=lambda key: (key[0] or "", key[1]))
-    count = min(workers, MAX_WORKERS, len(ordered))
-    parts = [set(ordered[i::count]) for i in range(count)]
-    found, failed, memory = _compare_in_workers(autogen_context, schemas, parts)
+    count = min(workers, MAX_WORKERS + 1, len(ordered))
+    parts = [ordered[i::count] for i in range(count)]
+    shares = _chunks(autogen_context, parts, set().union(*in_database.values()))
+    found, failed, memory = _compare_shared(autogen_context, schemas, shares)
     candidates = set(found)
     for index in failed:
-        candidates |= parts[index]
+        candidates.update(parts[index])
     stats.errors = tuple(failed.values())
-    stats.workers, stats.candidates, stats.failed, stats.worker_memory = count, len(candidates), len(failed), memory
-    log.debug("compared %d tables in %d workers: %d to compare again, %d partitions failed",
-              len(keys), count, len(candidates), len(failed))
+    stats.workers, stats.candidates, stats.failed, stats.worker_memory = count - 1, len(candidates), len(failed), memory
+    log.debug("compared %d tables here and in %d workers: %d to compare again, %d shares failed",
+              len(keys), count - 1, len(candidates), len(failed))
     only(autogen_context, candidates)
     return PriorityDispatchResult.CONTINUE
 
@@ -239,23 +247,37 @@ def _table_by_table(autogen_context: AutogenContext) -> bool:
     return autogen_context.dialect is not None and autogen_context.dialect.name in ("mysql", "mariadb")
 
 
-def _own_tables_only(inspector: Any, part: set[TableKey]) -> None:
-    """Bulk reads in a worker cover its own tables, never the whole schema."""
-    names: dict[str | None, list[str]] = {}
-    for schema, name in part:
-        names.setdefault(schema, []).append(name)
+@contextlib.contextmanager
+def _own_tables_only(autogen_context: AutogenContext, part: set[TableKey]) -> Iterator[None]:
+    """MariaDB/MySQL: bulk reads cover the tables of ``part`` (as it is at each read), not the whole schema.
+
+    Meanwhile only; elsewhere the inspector's bulk reads are left as they are.
+    """
+    if not _table_by_table(autogen_context):
+        yield
+        return
+    inspector = autogen_context.inspector
+    saved = {method: vars(inspector).get(method) for method in SHARED_BULK_READS}
     for method in SHARED_BULK_READS:
         read = getattr(inspector, method)
 
         @functools.wraps(read)
         def restricted(schema: str | None = None, filter_names: Any = None, _read: Any = read, **kw: Any) -> Any:
             if filter_names is None:
-                filter_names = names.get(schema)
+                filter_names = [name for key_schema, name in part if key_schema == schema]
                 if not filter_names:
                     return {}
             return _read(schema=schema, filter_names=filter_names, **kw)
 
         setattr(inspector, method, restricted)
+    try:
+        yield
+    finally:
+        for method, value in saved.items():
+            if value is None:
+                vars(inspector).pop(method, None)
+            else:
+                setattr(inspector, method, value)
 
 
 def _plain_schema(schema: str | None, default: str | None) -> str | None:
@@ -263,7 +285,10 @@ def _plain_schema(schema: str | None, default: str | None) -> str | None:
 
 
 def only(autogen_context: AutogenContext, keys: set[TableKey]) -> None:
-    """From now on this comparison looks at the tables in ``keys`` alone (besides its own filters)."""
+    """From now on this comparison looks at the tables in ``keys`` alone (besides its own filters).
+
+    ``keys`` is read at each call of the filters: changing the set changes what is looked at.
+    """
     default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
 
     def include_name(name: Any, type_: str, parent_names: Any) -> bool:
@@ -276,37 +301,144 @@ def only(autogen_context: AutogenContext, keys: set[TableKey]) -> None:
     autogen_context._object_filters.append(include_object)
 
 
-def _compare_in_workers(autogen_context: AutogenContext, schemas: set[str | None],
-                        parts: list[set[TableKey]]) -> tuple[set[TableKey], dict[int, str], int]:
-    """Fork a worker per partition; the tables they found, the partitions that failed, their memory."""
-    state = progress.current()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    workers: dict[int, _Worker] = {}
+@contextlib.contextmanager
+def only_meanwhile(autogen_context: AutogenContext, keys: set[TableKey]) -> Iterator[None]:
+    """:func:`only`, for the duration of the block."""
+    names, objects = list(autogen_context._name_filters), list(autogen_context._object_filters)
+    only(autogen_context, keys)
     try:
-        for index, part in enumerate(parts):
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker: never returns
-                os.close(read_end)
-                _work(autogen_context, schemas, part, write_end, reporting=state is not None)
-            os.close(write_end)
-            workers[read_end] = _Worker(index, pid)
-        _collect(workers, state)
+        yield
     finally:
-        for fd, worker in workers.items():
-            worker.end(fd)
-    found: set[TableKey] = set()
+        autogen_context._name_filters[:] = names
+        autogen_context._object_filters[:] = objects
+
+
+def _compare_shared(autogen_context: AutogenContext, schemas: set[str | None],
+                    parts: list[list[_Chunk]]) -> tuple[set[TableKey], dict[int, str], int]:
+    """Share 0 here, every other share in a forked worker, at once.
+
+    Returns the tables found different, the shares that failed (index → why)
+    and the workers' memory.
+    """
+    state = progress.current()
+    pool = _Pool(state)
+    # What the bulk read made joins what is set aside from the collector's passes (compare.py's
+    # fewer_collections puts it all back at the end): a pass writes to every object it visits, and
+    # a worker would copy every page of those it shares with this process.
+    gc.freeze()
+    try:
+        for index, part in enumerate(parts[1:], start=1):
+            pool.fork(index, lambda fd, part=part: _work(autogen_context, schemas, part, fd,
+                                                         reporting=state is not None))
+        if state is not None:
+            state.redirect(pool.tell)
+        found = set(_compare_share(autogen_context, schemas, parts[0]))
+        pool.wait()
+    finally:
+        pool.end()
+        if state is not None and pool.callback is not None:
+            state.redirect(pool.callback)
     failed: dict[int, str] = {}
-    for worker in workers.values():
+    for worker in pool.workers.values():
         if worker.tables is None:
             failed[worker.index] = worker.error or "it ended without an answer"
             log.debug("compare worker %d failed: %s", worker.index, failed[worker.index])
         else:
             found.update(worker.tables)
     if state is not None:
-        state.finish()  # the counts are the workers'; the parent's own pass is not counted again
-    return found, failed, sum(w.memory for w in workers.values())
+        state.finish()  # the counts are done; the parent's last pass is not counted again
+    return found, failed, sum(w.memory for w in pool.workers.values())
+
+
+@dataclass
+class _Chunk:
+    """Some tables of a share: alembic is shown these alone while it compares them."""
+
+    keys: set[TableKey]
+    #: Their models, in alembic's order (``sorted_tables``).
+    models: list[Any]
+    #: Their names in the database, by schema.
+    names: dict[str | None, list[str]]
+
+
+def _chunks(autogen_context: AutogenContext, parts: list[list[TableKey]],
+            in_database: set[TableKey]) -> list[list[_Chunk]]:
+    """Each share cut into chunks of :data:`CHUNK_TABLES`, made before forking.
+
+    A worker looking at all the models or all the names, even without
+    comparing them, would touch (and so copy) the memory they live in; shown
+    one chunk's, it touches those alone.
+    """
+    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    order = {}
+    for position, table in enumerate(autogen_context.sorted_tables):
+        order[(_plain_schema(table.schema, default), table.name)] = (position, table)
+    shares = []
+    for part in parts:
+        chunks = []
+        for start in range(0, len(part), CHUNK_TABLES):
+            keys = part[start:start + CHUNK_TABLES]
+            names: dict[str | None, list[str]] = {}
+            for schema, name in keys:
+                if (schema, name) in in_database:
+                    names.setdefault(schema, []).append(name)
+            models = [table for _, table in sorted(order[key] for key in keys if key in order)]
+            chunks.append(_Chunk(set(keys), models, names))
+        shares.append(chunks)
+    return shares
+
+
+def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
+                   chunks: list[_Chunk]) -> list[TableKey]:
+    """Alembic's tables comparator on each chunk in turn; the keys of the tables that differ.
+
+    Alembic is shown the chunk's tables alone (models, names in the
+    database); what it reflects for a chunk is freed before the next, so a
+    share holds one chunk's reflected tables at most. Everything this changes
+    on the comparison is put back at the end.
+    """
+    keys: set[TableKey] = set()
+    found = ops.UpgradeOps([])
+    inspector = autogen_context.inspector
+    saved_tables = vars(autogen_context).get("sorted_tables")
+    saved_names = vars(inspector).get("get_table_names")
+    shown: list[_Chunk] = []
+
+    def table_names(schema: str | None = None, **kw: Any) -> list[str]:
+        return list(shown[0].names.get(schema, ()))
+
+    with only_meanwhile(autogen_context, keys), _own_tables_only(autogen_context, keys):
+        try:
+            inspector.get_table_names = table_names  # type: ignore[method-assign]
+            for chunk in chunks:
+                shown[:] = [chunk]
+                keys.clear()
+                keys.update(chunk.keys)
+                vars(autogen_context)["sorted_tables"] = chunk.models
+                _autogen_for_tables(autogen_context, found, schemas)
+                _forget_parsed(inspector, chunk)
+                gc.collect()
+        finally:
+            _put_back(vars(autogen_context), "sorted_tables", saved_tables)
+            _put_back(vars(inspector), "get_table_names", saved_names)
+    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    return sorted(set(_tables_in(found.ops, default)), key=lambda key: (key[0] or "", key[1]))
+
+
+def _put_back(attributes: dict[str, Any], name: str, value: Any) -> None:
+    if value is None:
+        attributes.pop(name, None)
+    else:
+        attributes[name] = value
+
+
+def _forget_parsed(inspector: Any, chunk: _Chunk) -> None:
+    """MariaDB/MySQL: drop the chunk's parsed table definitions (parsed again if asked for)."""
+    cache = inspector.info_cache
+    if isinstance(cache, ParseWhenAsked):
+        for schema, names in chunk.names.items():
+            for name in names:
+                cache.forget(name, schema)
 
 
 class _Worker:
@@ -342,35 +474,81 @@ class _Worker:
                 os.waitpid(self.pid, 0)
 
 
-def _collect(workers: dict[int, _Worker], state: progress.State | None) -> None:
-    """Read every worker's messages (progress, then its answer) until all pipes close."""
-    with selectors.DefaultSelector() as selector:
-        for fd in workers:
-            selector.register(fd, selectors.EVENT_READ)
-        open_fds = set(workers)
-        while open_fds:
-            for key, _ in selector.select():
-                fd = int(key.fd)
-                worker = workers[fd]
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(fd)
-                    open_fds.discard(fd)
-                    worker.end(fd)
-                    continue
-                worker.buffer += chunk
-                *lines, worker.buffer = worker.buffer.split(b"\n")
-                for line in lines:
-                    worker.take(json.loads(line))
-                if state is not None:
-                    for stage in ("reflected", "compared"):
-                        state.tell_total(stage, sum(w.counts.get(stage, 0) for w in workers.values()))
+class _Pool:
+    """The forked workers of one comparison, their pipes, and the progress they report."""
+
+    def __init__(self, state: progress.State | None) -> None:
+        self.workers: dict[int, _Worker] = {}  # read end of its pipe → worker
+        self.state = state
+        self.callback = state.callback if state is not None else None
+        self.own: dict[str, int] = {}
+        self.polled = 0.0
+        self.selector = selectors.DefaultSelector()
+
+    def fork(self, index: int, work: Callable[[int], None]) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            os.close(read_end)
+            work(write_end)
+        os.close(write_end)
+        self.workers[read_end] = _Worker(index, pid)
+        self.selector.register(read_end, selectors.EVENT_READ)
+
+    def tell(self, stage: str, done: int, total: int) -> None:
+        """Progress of the parent's own share, told with the workers' counts added."""
+        self.own[stage] = done
+        now = time.monotonic()
+        if now - self.polled >= PROGRESS_EVERY:
+            self.polled = now
+            self._read(timeout=0)
+        self._report()
+
+    def wait(self) -> None:
+        """Read every worker's messages until all pipes close."""
+        while self.selector.get_map():
+            self._read(timeout=None)
+            self._report()
+
+    def _read(self, timeout: float | None) -> None:
+        if not self.selector.get_map():
+            return
+        for key, _ in self.selector.select(timeout):
+            fd = int(key.fd)
+            worker = self.workers[fd]
+            data = os.read(fd, 1 << 16)
+            if not data:
+                self.selector.unregister(fd)
+                worker.end(fd)
+                continue
+            worker.buffer += data
+            *lines, worker.buffer = worker.buffer.split(b"\n")
+            for line in lines:
+                worker.take(json.loads(line))
+
+    def _report(self) -> None:
+        if self.state is None or self.callback is None:
+            return
+        for stage in ("reflected", "compared"):
+            done = self.own.get(stage, 0) + sum(w.counts.get(stage, 0) for w in self.workers.values())
+            total = self.state.reflect_total if stage == "reflected" else self.state.compare_total
+            self.callback(stage, done, max(total, done))
+
+    def end(self) -> None:
+        """Stop reading; reap every worker (killing any still running: an exception or Ctrl-C here)."""
+        for fd, worker in self.workers.items():
+            if fd in self.selector.get_map():
+                self.selector.unregister(fd)
+            worker.end(fd)
+        self.selector.close()
 
 
 # --------------------------------------------------------------------------- in a worker
 
 
-def _work(autogen_context: AutogenContext, schemas: set[str | None], part: set[TableKey], fd: int, *,
+def _work(autogen_context: AutogenContext, schemas: set[str | None], part: list[_Chunk], fd: int, *,
           reporting: bool) -> None:
     """Compare the tables of ``part`` and send back the keys of those with any difference; exits."""
     code = 1
@@ -385,13 +563,8 @@ def _work(autogen_context: AutogenContext, schemas: set[str | None], part: set[T
             state = progress.current()
             if state is not None:
                 state.redirect(_throttled(send))
-        only(autogen_context, part)
-        if _table_by_table(autogen_context):
-            _own_tables_only(autogen_context.inspector, part)
-        found = ops.UpgradeOps([])
-        _autogen_for_tables(autogen_context, found, schemas)
-        default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
-        send({"tables": [list(key) for key in _tables_in(found.ops, default)], "memory": _private_memory()})
+        found = _compare_share(autogen_context, schemas, part)
+        send({"tables": [list(key) for key in found], "memory": _private_memory()})
         code = 0
     except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the partition itself
         with contextlib.suppress(BaseException):

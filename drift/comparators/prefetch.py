@@ -270,7 +270,7 @@ def prefetch_create_tables(inspector: Inspector, schema: str | None) -> int:
             for (name, _), definition in zip(batch, _show_create(connection, statements)):
                 if parser._check_view(definition):
                     continue  # SQLAlchemy describes views another way; it will
-                cache.texts[_parser_key(name, schema)] = definition
+                cache.keep(name, schema, definition)
                 done += 1
         except dialect.loaded_dbapi.Error as exc:  # type: ignore[attr-defined]
             # A table dropped since it was listed, a timeout...: SQLAlchemy's own path takes the rest
@@ -287,23 +287,43 @@ class ParseWhenAsked(dict):  # type: ignore[type-arg]
     A table's text is parsed (by SQLAlchemy's parser) the first time
     SQLAlchemy looks for its parsed form — in whichever process reflects the
     table: a forked compare worker parses only the tables it compares
-    (:mod:`.partitions`).
+    (:mod:`.partitions`), and may :meth:`forget` them again to keep its memory
+    small.
     """
 
     def __init__(self, cache: dict[Any, Any], parse: Callable[[str], Any]) -> None:
         super().__init__(cache)
         self.texts: dict[Any, str] = {}
+        #: The key SQLAlchemy uses when it reflects a ``Table`` (whose name is a ``quoted_name``)
+        #: → the key the text is kept under (the names as listed, plain strings).
+        self.aliases: dict[Any, Any] = {}
         self.parse = parse
 
+    def keep(self, name: str, schema: str | None, text: str) -> None:
+        key = _parser_key(name, schema)
+        self.texts[key] = text
+        quoted = _parser_key(quoted_name(name, None), None if schema is None else quoted_name(schema, None))
+        if quoted != key:
+            self.aliases[quoted] = key
+
     def _parsed(self, key: Any) -> None:
-        if key in self.texts:
-            self[key] = self.parse(self.texts.pop(key))
+        kept = self.aliases.get(key, key)
+        if kept in self.texts and not dict.__contains__(self, kept):
+            self[kept] = self.parse(self.texts[kept])
+        if kept is not key and not dict.__contains__(self, key) and dict.__contains__(self, kept):
+            self[key] = dict.__getitem__(self, kept)
+
+    def forget(self, name: str, schema: str | None) -> None:
+        """Drop a table's parsed definition (its text stays: it is parsed again if asked for)."""
+        key = _parser_key(name, schema)
+        self.pop(key, None)
+        self.pop(_parser_key(quoted_name(name, None), None if schema is None else quoted_name(schema, None)), None)
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or key in self.texts
+        return dict.__contains__(self, key) or key in self.texts or key in self.aliases
 
     def __missing__(self, key: Any) -> Any:
-        if key not in self.texts:
+        if key not in self.texts and key not in self.aliases:
             raise KeyError(key)
         self._parsed(key)
         return dict.__getitem__(self, key)
@@ -314,6 +334,7 @@ class ParseWhenAsked(dict):  # type: ignore[type-arg]
 
     def clear(self) -> None:
         self.texts.clear()
+        self.aliases.clear()
         super().clear()
 
 

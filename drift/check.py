@@ -40,6 +40,7 @@ def check(
     risk: RiskOptions | None = None,
     progress: ProgressCallback | None = None,
     scratch_layers: SharedLayers | None = None,
+    compare_processes: int | None = None,
 ) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.
 
@@ -55,6 +56,8 @@ def check(
 
     ``scratch_layers`` lets the checks of one run share the scratch schemas
     they build (:func:`drift.run.run` passes one).
+    ``compare_processes`` caps the processes a large comparison may share its
+    tables among (default: ``compare_processes`` in ``[drift]``).
     ``progress(stage, done, total)``, if given, is called as tables are
     reflected and compared (``stage`` ``"reflected"`` or ``"compared"``).
 
@@ -76,7 +79,7 @@ def check(
     )
 
     risk_options = (risk or RiskOptions.from_settings(config.settings)).within(environment.statement_timeout)
-    workers = compare_processes(config)
+    workers = compare_processes_setting(config) if compare_processes is None else max(1, compare_processes)
 
     log.info("checking %s at %s", environment.name, environment.masked_url)
     with connect(environment) as conn:
@@ -127,7 +130,7 @@ def check(
     )
 
 
-def compare_processes(config: Config) -> int:
+def compare_processes_setting(config: Config) -> int:
     """``compare_processes`` in ``[drift]``: how many processes a large comparison may use (``auto``: a CPU each)."""
     value = (config.settings.get("compare_processes") or "auto").strip().lower()
     if value == "auto":

@@ -47,6 +47,8 @@ from sqlalchemy.engine import Engine
 from . import __version__, secrets
 from .causes import SharedLayers
 from .check import check as _check
+from .check import compare_processes_setting
+from .comparators.partitions import available_cpus
 from .config import Config
 from .envdiff import EnvDiff, diff_reports
 from .errors import AlembicConfigError, CheckTimeoutError, ConfigError, ConnectError, DriftError
@@ -525,8 +527,11 @@ def _run_processes(
 ) -> dict[str, EnvironmentResult]:
     """:func:`_run_threads` with a forked process per check; started and watched from this thread only."""
     context = multiprocessing.get_context("fork")
-    # Layers built in one process cannot reach another: each check builds its own.
-    options = {**options, "scratch_layers": None}
+    # Layers built in one process cannot reach another: each check builds its own. The checks
+    # running at once share the CPUs: a large comparison in each forks that many processes at most.
+    at_once = max(1, min(max_parallel, len(names)))
+    options = {**options, "scratch_layers": None,
+               "compare_processes": max(1, min(compare_processes_setting(config), available_cpus() // at_once))}
     waiting = list(names)
     running: dict[str, tuple[Any, Any]] = {}  # name → (process, receiving end of its pipe)
     started_at: dict[str, float] = {}

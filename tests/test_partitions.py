@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 import corpus
 import dbs
-from drift.check import compare_processes
+from drift.check import compare_processes_setting
 from drift.compare import Comparison, compare
 from drift.comparators import _util, partitions, progress
 from drift.config import Config, Environment
@@ -225,11 +225,11 @@ def test_every_schema_read_is_registered() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("auto", partitions.available_cpus()), ("1", 1), (" 3 ", 3)])
 def test_compare_processes_setting(tmp_path: Path, value: str, expected: int) -> None:
     (tmp_path / "config.ini").write_text(f"[drift]\ncompare_processes = {value}\n\n[dev]\nurl = sqlite:///x.db\n")
-    assert compare_processes(Config.load(tmp_path / "config.ini")) == expected
+    assert compare_processes_setting(Config.load(tmp_path / "config.ini")) == expected
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many", "1.5"])
 def test_compare_processes_refuses_nonsense(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.ini").write_text(f"[drift]\ncompare_processes = {value}\n\n[dev]\nurl = sqlite:///x.db\n")
     with pytest.raises(ConfigError, match="compare_processes must be auto or a whole number"):
-        compare_processes(Config.load(tmp_path / "config.ini"))
+        compare_processes_setting(Config.load(tmp_path / "config.ini"))

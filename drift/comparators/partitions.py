@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import itertools
 import json
 import logging
 import os
@@ -56,7 +57,7 @@ from sqlalchemy import event
 from . import progress
 from ..secrets import mask
 from ._util import SCHEMA_READS
-from .prefetch import SHARED_BULK_READS, ParseWhenAsked, multi_statements
+from .prefetch import SHARED_BULK_READS, multi_statements
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ DIALECTS = ("postgresql", "mysql", "mariadb")
 
 #: A worker compares its partition this many tables at a time, so that it holds one chunk's
 #: reflected tables at most, not the whole partition's.
-CHUNK_TABLES = 250
+CHUNK_TABLES = 1000
 
 #: A worker reports its progress at most this often (seconds).
 PROGRESS_EVERY = 0.1
@@ -393,8 +394,9 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
     """Alembic's tables comparator on each chunk in turn; the keys of the tables that differ.
 
     Alembic is shown the chunk's tables alone (models, names in the
-    database); what it reflects for a chunk is freed before the next, so a
-    share holds one chunk's reflected tables at most. Everything this changes
+    database); what it reflects for a chunk, and what that added to the
+    reflection cache, is freed before the next, so a share holds one chunk's
+    reflected tables at most. Everything this changes
     on the comparison is put back at the end.
     """
     keys: set[TableKey] = set()
@@ -410,14 +412,16 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
     with only_meanwhile(autogen_context, keys), _own_tables_only(autogen_context, keys):
         try:
             inspector.get_table_names = table_names  # type: ignore[method-assign]
-            for chunk in chunks:
+            for number, chunk in enumerate(chunks, start=1):
                 shown[:] = [chunk]
                 keys.clear()
                 keys.update(chunk.keys)
                 vars(autogen_context)["sorted_tables"] = chunk.models
+                cached = len(inspector.info_cache)
                 _autogen_for_tables(autogen_context, found, schemas)
-                _forget_parsed(inspector, chunk)
-                gc.collect()
+                _forget_since(inspector.info_cache, cached)
+                if number < len(chunks):  # the next chunk reuses the memory; after the last, no one needs it
+                    gc.collect()
         finally:
             _put_back(vars(autogen_context), "sorted_tables", saved_tables)
             _put_back(vars(inspector), "get_table_names", saved_names)
@@ -432,13 +436,16 @@ def _put_back(attributes: dict[str, Any], name: str, value: Any) -> None:
         attributes[name] = value
 
 
-def _forget_parsed(inspector: Any, chunk: _Chunk) -> None:
-    """MariaDB/MySQL: drop the chunk's parsed table definitions (parsed again if asked for)."""
-    cache = inspector.info_cache
-    if isinstance(cache, ParseWhenAsked):
-        for schema, names in chunk.names.items():
-            for name in names:
-                cache.forget(name, schema)
+def _forget_since(cache: dict[Any, Any], size: int) -> None:
+    """Leave the reflection cache as a chunk found it: drop what was added since it held ``size`` entries.
+
+    Dicts keep their order, so what the chunk added (its tables' reflected
+    rows; on MariaDB their parsed definitions, whose text stays) is last.
+    """
+    added = len(cache) - size
+    if added > 0:
+        for key in list(itertools.islice(reversed(cache), added)):
+            del cache[key]
 
 
 class _Worker:

@@ -287,8 +287,8 @@ class ParseWhenAsked(dict):  # type: ignore[type-arg]
     A table's text is parsed (by SQLAlchemy's parser) the first time
     SQLAlchemy looks for its parsed form — in whichever process reflects the
     table: a forked compare worker parses only the tables it compares
-    (:mod:`.partitions`), and may :meth:`forget` them again to keep its memory
-    small.
+    (:mod:`.partitions`). The text stays: a parsed definition dropped from the
+    cache is parsed again when next asked for.
     """
 
     def __init__(self, cache: dict[Any, Any], parse: Callable[[str], Any]) -> None:
@@ -312,12 +312,6 @@ class ParseWhenAsked(dict):  # type: ignore[type-arg]
             self[kept] = self.parse(self.texts[kept])
         if kept is not key and not dict.__contains__(self, key) and dict.__contains__(self, kept):
             self[key] = dict.__getitem__(self, kept)
-
-    def forget(self, name: str, schema: str | None) -> None:
-        """Drop a table's parsed definition (its text stays: it is parsed again if asked for)."""
-        key = _parser_key(name, schema)
-        self.pop(key, None)
-        self.pop(_parser_key(quoted_name(name, None), None if schema is None else quoted_name(schema, None)), None)
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key) or key in self.texts or key in self.aliases

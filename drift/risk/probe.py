@@ -579,24 +579,34 @@ def _pg_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[Tab
 
 
 def _mysql_bulk(probe: Probe, keys: Sequence[TableKey]) -> dict[TableKey, tuple[TableSize | None, list[str]]]:
-    wanted, params = _numbered(keys, "(t.TABLE_SCHEMA = COALESCE(:s{i}, DATABASE()) AND t.TABLE_NAME = :t{i})")
-    rows = probe.catalog(
-        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.TABLE_ROWS, t.DATA_LENGTH, t.INDEX_LENGTH, c.COLUMN_NAME, "
-        "t.TABLE_SCHEMA = DATABASE() AS is_default "
-        "FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c "
-        "ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME "
-        f"WHERE {' OR '.join(wanted)} ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME, c.ORDINAL_POSITION",
-        params,
-    )
-    by_name = {(schema, table): (schema, table) for schema, table in keys}
+    # Per schema, one query on TABLES and one on COLUMNS, each naming the tables with equality and IN:
+    # MariaDB then opens those tables alone. Joining the two, or OR-ing (schema, name) pairs, makes it
+    # open every table of the schema: 0.3 s at 2,000 tables, against 5 ms.
+    by_schema: dict[str | None, list[str]] = {}
+    for schema, table in keys:
+        by_schema.setdefault(schema, []).append(table)
     found: dict[TableKey, tuple[TableSize | None, list[str]]] = {}
-    for schema, table, table_rows, data_length, index_length, column, is_default in rows:
-        key = by_name.get((str(schema), str(table))) or (by_name.get((None, str(table))) if is_default else None)
-        if key is None:
-            continue
-        _, names = found.setdefault(key, (_mysql_table_size(table_rows, data_length, index_length), []))
-        if column is not None:
-            names.append(str(column))
+    for schema, tables in by_schema.items():
+        params: dict[str, Any] = {"schema": schema, **{f"t{i}": table for i, table in enumerate(tables)}}
+        where = (f"TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
+                 f"AND TABLE_NAME IN ({', '.join(f':t{i}' for i in range(len(tables)))})")
+        sizes = {
+            str(table): _mysql_table_size(table_rows, data_length, index_length)
+            for table, table_rows, data_length, index_length in probe.catalog(
+                f"SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES WHERE {where}",
+                params,
+            )
+        }
+        columns: dict[str, list[str]] = {}
+        for table, column in probe.catalog(
+            f"SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE {where} "
+            "ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            params,
+        ):
+            columns.setdefault(str(table), []).append(str(column))
+        for table in tables:
+            if table in sizes:
+                found[(schema, table)] = (sizes[table], columns.get(table, []))
     return found
 
 

@@ -619,16 +619,19 @@ def test_autogenerate_writes_every_comparator_and_the_migration_applies(dialect:
 
 
 def test_type_affinity_shortcut_agrees_with_the_dialect_implementation() -> None:
-    """type_affinity skips dialect_impl for plain types: it must give what dialect_impl gives, for every type."""
+    """type_affinity and the UNSIGNED check skip dialect_impl for plain types: the same answers, for every type."""
     import sqlalchemy.types as generic_types
     from sqlalchemy.dialects import mysql as mysql_dialect
     from sqlalchemy.dialects import postgresql as pg_dialect
     from sqlalchemy.dialects import sqlite as sqlite_dialect
     from sqlalchemy.sql import sqltypes
 
-    from drift.comparators._util import type_affinity
+    from drift.comparators._util import plain_type, type_affinity
 
-    instances = []
+    instances: list[Any] = [
+        mysql_dialect.INTEGER(unsigned=True), mysql_dialect.BIGINT(unsigned=True),
+        mysql_dialect.SMALLINT(unsigned=True), mysql_dialect.TINYINT(unsigned=True),
+    ]
     for module in (sqltypes, generic_types, pg_dialect, mysql_dialect, sqlite_dialect):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, sqltypes.TypeEngine):
@@ -646,4 +649,10 @@ def test_type_affinity_shortcut_agrees_with_the_dialect_implementation() -> None
                 continue
             assert type_affinity(instance, dialect) is expected, (dialect.name, type(instance))
             checked += 1
+            if dialect.name == "mysql":
+                # drift.types' UNSIGNED check (MySQL only) reads a plain type itself: same integer-ness and sign.
+                impl = instance.dialect_impl(dialect)
+                shortcut = instance if plain_type(instance) else impl
+                assert isinstance(shortcut, sqltypes.Integer) == isinstance(impl, sqltypes.Integer), type(instance)
+                assert bool(getattr(shortcut, "unsigned", False)) == bool(getattr(impl, "unsigned", False))
     assert checked > 300

@@ -81,9 +81,19 @@ def sql_of(expr: Any, dialect: Dialect) -> str:
 _IMPLEMENTED_ANOTHER_WAY = (TypeDecorator, sqltypes.Enum, sqltypes.MatchType)
 
 
+def plain_type(type_: Any) -> bool:
+    """Whether ``type_`` stands for itself on every dialect (no decorator, variant or dialect-made enum).
+
+    Its dialect implementation (``dialect_impl``, an ``adapt()`` per type
+    instance: each model column has its own) then has the same class family
+    and the same options as the type itself.
+    """
+    return not isinstance(type_, _IMPLEMENTED_ANOTHER_WAY) and not getattr(type_, "_variant_mapping", None)
+
+
 def type_affinity(type_: Any, dialect: Dialect) -> type | None:
     """The generic type class a (possibly variant or decorated) type stands for on ``dialect``."""
-    if not isinstance(type_, _IMPLEMENTED_ANOTHER_WAY) and not getattr(type_, "_variant_mapping", None):
+    if plain_type(type_):
         # A plain type's dialect implementation keeps its generic class (tests/test_comparators.py
         # checks every SQLAlchemy type on every dialect): no need to look it up.
         affinity = getattr(type_, "_type_affinity", None)

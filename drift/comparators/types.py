@@ -29,7 +29,7 @@ from alembic.util import DispatchPriority, PriorityDispatchResult
 from sqlalchemy import types as sqltypes
 from sqlalchemy.sql.schema import Column
 
-from ._util import schema_read
+from ._util import plain_type, schema_read
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def _mysql_sign(autogen_context: AutogenContext, tname: str, schema: str | None,
     assert autogen_context.dialect is not None
     if not isinstance(conn_col.type, sqltypes.Integer):
         return None
-    impl = metadata_col.type.dialect_impl(autogen_context.dialect)
+    type_ = metadata_col.type
+    impl = type_ if plain_type(type_) else type_.dialect_impl(autogen_context.dialect)
     if not isinstance(impl, sqltypes.Integer):
         return None
     conn_unsigned = bool(getattr(conn_col.type, "unsigned", False))

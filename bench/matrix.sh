@@ -19,10 +19,10 @@ RESULTS=${RESULTS:-bench/results}
 
 # name | arguments to bench/run.py (the --json path is added). Repeats, tools and memory runs are chosen so the
 # whole matrix fits in about 40 minutes on a shared 2-core machine (the measured parts are in bench/README.md):
-# drift end to end (models imported afresh) only at 500 tables; at 10,000 tables one alembic run takes 40-70 s
-# on PostgreSQL and MariaDB and over 4 minutes on SQLite, so those cases run once, with the two tools the
-# targets use, and SQLite there skips the memory runs (another 4 minutes a tool). Memory does not depend on
-# latency: the proxy cases skip it too.
+# drift end to end (models imported afresh) only at 500 tables; at 10,000 tables one alembic run takes 20-70 s
+# on PostgreSQL and MariaDB and 2-4 minutes on SQLite, so those cases run once, with the two tools the targets
+# use (SQLite's memory runs add one more run of each). Memory does not depend on latency: the proxy cases
+# skip it.
 CASES=(
   "pg-500|--dialect postgresql --tables 500 --repeat 3"
   "pg-2000|--dialect postgresql --tables 2000 --repeat 3 --tools alembic,drift_models_loaded"
@@ -32,7 +32,7 @@ CASES=(
   "mariadb-10000|--dialect mariadb --tables 10000 --repeat 1 --tools alembic,drift_models_loaded"
   "sqlite-500|--dialect sqlite --tables 500 --repeat 3"
   "sqlite-2000|--dialect sqlite --tables 2000 --repeat 3 --tools alembic,drift_models_loaded"
-  "sqlite-10000|--dialect sqlite --tables 10000 --repeat 1 --tools alembic,drift_models_loaded --memory none"
+  "sqlite-10000|--dialect sqlite --tables 10000 --repeat 1 --tools alembic,drift_models_loaded"
   "pg-2000-rtt2|--dialect postgresql --tables 2000 --rtt-ms 2 --repeat 2 --tools alembic,drift_models_loaded --memory none"
   "mariadb-2000-rtt2|--dialect mariadb --tables 2000 --rtt-ms 2 --repeat 2 --tools alembic,drift_models_loaded --memory none"
   "pair|--dialect postgresql --tables 2000 --pair --repeat 2 --tools alembic --memory none"

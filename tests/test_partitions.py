@@ -22,9 +22,11 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
 import corpus
 import dbs
+import faults
 from drift.check import compare_processes_setting
 from drift.compare import Comparison, compare
 from drift.comparators import _util, partitions, progress
@@ -163,6 +165,34 @@ def test_a_worker_cannot_reach_the_server(corpus_urls: Any, dialect: str) -> Non
         after = conn.exec_driver_sql("SELECT 1").scalar()
     assert outcome == b"refused driver-failed"
     assert before == after == 1
+
+
+@pytest.mark.postgresql
+def test_bulk_reads_use_a_second_read_only_session_and_leave_no_thread(corpus_urls: Any) -> None:
+    sessions: dict[int, list[str]] = {}
+    with connect(Environment(name="t", url=corpus_urls("postgresql"))) as conn:
+
+        def record(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+            sessions.setdefault(id(connection.connection.dbapi_connection), []).append(statement)
+
+        read_only: list[str] = []
+
+        def opened(dbapi_connection: Any, record: Any) -> None:  # after drift's own session setup
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SHOW default_transaction_read_only")
+            read_only.append(cursor.fetchone()[0])
+            cursor.close()
+
+        event.listen(conn.engine, "before_cursor_execute", record)
+        event.listen(conn.engine, "connect", opened)
+        forked = compare(conn, corpus.build("postgresql"), workers=2)
+    assert forked.partitioned is not None and forked.partitioned.workers == 1
+    assert len(sessions) == 2  # this one and the second, for part of alembic's bulk reads
+    second = min(sessions.values(), key=len)
+    assert second and all("pg_catalog" in s for s in second)
+    assert not [s for statements in sessions.values() for s in statements if faults.is_write(s)]
+    assert read_only == ["on"]  # the second session, opened meanwhile, is read-only like the first
+    assert [t.name for t in threading.enumerate() if t.name == "drift-bulk-read"] == []
 
 
 @pytest.mark.postgresql

@@ -29,7 +29,7 @@ import dbs
 import faults
 from drift.check import compare_processes_setting
 from drift.compare import Comparison, compare
-from drift.comparators import _util, partitions, progress
+from drift.comparators import _util, partitions, prefetch, progress
 from drift.config import Config, Environment
 from drift.connect import connect
 from drift.errors import ConfigError
@@ -193,6 +193,34 @@ def test_bulk_reads_use_a_second_read_only_session_and_leave_no_thread(corpus_ur
     assert not [s for statements in sessions.values() for s in statements if faults.is_write(s)]
     assert read_only == ["on"]  # the second session, opened meanwhile, is read-only like the first
     assert [t.name for t in threading.enumerate() if t.name == "drift-bulk-read"] == []
+
+
+@pytest.mark.mysql
+def test_mariadb_checks_read_on_a_second_session_alike(corpus_urls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # From SECOND_SESSION_TABLES on, the check catalogue is read meanwhile on a second session.
+    monkeypatch.setattr(prefetch, "SECOND_SESSION_TABLES", 1)
+    threads: list[str] = []
+    started = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        threads.append(thread.name)
+        started(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+    def models() -> sa.MetaData:
+        md = corpus.build("mysql")
+        PLANTS["check_added_to_models"].mutate(md, "mysql")
+        return md
+
+    with connect(Environment(name="t", url=corpus_urls("mysql"))) as conn:
+        ahead = compare(conn, models())
+    monkeypatch.setattr(prefetch, "SECOND_SESSION_TABLES", 10**9)
+    with connect(Environment(name="t", url=corpus_urls("mysql"))) as conn:
+        alone = compare(conn, models())
+    assert "drift-checks-read" in threads
+    assert ahead.findings
+    _same(ahead, alone)
 
 
 @pytest.mark.postgresql

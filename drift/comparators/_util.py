@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar
+import contextlib
+import logging
+import threading
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Dialect
@@ -10,6 +13,8 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.schema import Constraint, Index
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -40,6 +45,38 @@ def per_schema(autogen_context: AutogenContext, what: str, schema: str | None, r
     if key not in cache:
         cache[key] = read()
     return cache[key]  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def on_second_session(connection: Any, work: Callable[[Any], T], *, name: str = "drift-second-session") -> Iterator[list[T]]:
+    """``work(other)`` in a thread, on a second connection of ``connection``'s engine, while the block runs.
+
+    The engine's sessions are all read-only and time-limited alike. After the
+    block the thread has ended and the connection is closed; the yielded list
+    then holds the result, or nothing when there was no second connection or
+    ``work`` failed (the caller then reads it itself, as it otherwise would).
+    """
+    done: list[T] = []
+    try:
+        other = connection.engine.connect()
+    except Exception:
+        log.debug("no second session", exc_info=True)
+        yield done
+        return
+
+    def run() -> None:
+        try:
+            done.append(work(other))
+        except BaseException:  # noqa: BLE001 -- the caller reads it itself
+            log.debug("the second session's work failed", exc_info=True)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    try:
+        thread.start()
+        yield done
+    finally:
+        thread.join()
+        other.close()
 
 
 def reflected_names(found: Mapping[K, list[dict[str, Any]]]) -> dict[K, list[dict[str, Any]]]:

@@ -82,22 +82,28 @@ def _reflect_mysql(autogen_context: AutogenContext, tname: str, schema: str | No
     # column definition, where reflection does not look; the catalogue lists them all.
     connection = autogen_context.connection
     assert connection is not None
-
-    def read() -> dict[str, list[dict[str, Any]]]:
-        rows = connection.execute(
-            sa.text(
-                "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) ORDER BY TABLE_NAME, CONSTRAINT_NAME"
-            ),
-            {"schema": schema},
-        )
-        by_table: dict[str, list[dict[str, Any]]] = {}
-        for table, name, clause in rows:
-            by_table.setdefault(table, []).append({"name": name, "sqltext": clause})
-        return reflected_names(by_table)
-
     # One catalogue query per schema, not one round trip per table.
-    return list(per_schema(autogen_context, "mariadb_checks", schema, read).get(tname, []))
+    every = per_schema(autogen_context, MARIADB_CHECKS, schema, lambda: read_mariadb_checks(connection, schema))
+    return list(every.get(tname, []))
+
+
+#: Where :func:`per_schema` keeps a MariaDB schema's checks (``drift.prefetch`` may read them ahead).
+MARIADB_CHECKS = "mariadb_checks"
+
+
+def read_mariadb_checks(connection: sa.Connection, schema: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Every check constraint of a MariaDB schema, table and column level, by table name."""
+    rows = connection.execute(
+        sa.text(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+        ),
+        {"schema": schema},
+    )
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for table, name, clause in rows:
+        by_table.setdefault(table, []).append({"name": name, "sqltext": clause})
+    return reflected_names(by_table)
 
 
 #: How each dialect's check constraints are read: list of {"name", "sqltext"}.

@@ -1,4 +1,4 @@
-"""Alembic's per-table comparison on every core: partitions of the tables compared in forked workers.
+"""Alembic's per-table comparison on every core: shares of the tables compared here and in forked workers.
 
 Once reflection costs a fixed number of round trips (:mod:`.prefetch`), a
 large check is bound by CPU: SQLAlchemy building a ``Table`` from each
@@ -20,7 +20,11 @@ read a table comparison could need (alembic's bulk reads, the
 worker the connection refuses any statement and its socket is replaced by
 ``/dev/null``, so nothing it does can reach the server. A worker that fails
 anyway — a read nobody made ahead, a signal, a crash — costs time, not
-accuracy: its whole partition is compared in the parent.
+accuracy: its whole share is compared in the parent.
+
+On PostgreSQL the bulk reads before the fork go over two sessions at once (a
+second read-only connection of the check's own engine, in a thread, closed
+and joined before anything forks): the server works on both.
 
 Used only when the caller asks for it (:func:`forking`, which
 :func:`drift.compare.compare` enters with ``workers`` > 1) and where it is
@@ -56,7 +60,7 @@ from sqlalchemy import event, inspect
 
 from . import progress
 from ..secrets import mask
-from ._util import SCHEMA_READS
+from ._util import SCHEMA_READS, on_second_session
 from .prefetch import SHARED_BULK_READS, multi_statements, share_bulk_reads
 
 log = logging.getLogger(__name__)
@@ -70,9 +74,10 @@ MAX_WORKERS = 7
 #: Dialects whose whole schema is read ahead in bulk; SQLite reflects table by table.
 DIALECTS = ("postgresql", "mysql", "mariadb")
 
-#: A worker compares its partition this many tables at a time, so that it holds one chunk's
-#: reflected tables at most, not the whole partition's.
-CHUNK_TABLES = 1000
+#: A share is compared this many tables at a time (in equal chunks), so that a process holds one
+#: chunk's reflected tables at most: at 10,000 tables that keeps the total memory near alembic's.
+#: Each further chunk costs a garbage collection of the last (a third of a second at 2,500 tables).
+CHUNK_TABLES = 2500
 
 #: A worker reports its progress at most this often (seconds).
 PROGRESS_EVERY = 0.1
@@ -255,39 +260,22 @@ def _bulk_reads_on_two_sessions(autogen_context: AutogenContext, schema: str | N
     """
     inspector = autogen_context.inspector
     conv = _InspectorConv(inspector)
-    try:
-        other = autogen_context.connection.engine.connect()  # type: ignore[union-attr]
-    except Exception:
-        log.debug("no second session for the bulk reads", exc_info=True)
-        other = None
-    failure: list[BaseException] = []
-    if other is not None:
+
+    def read_there(other: Any) -> dict[Any, Any]:
         helper = inspect(other)
         share_bulk_reads(helper)
         helper_conv = _InspectorConv(helper)
+        for key in SECOND_SESSION_READS:
+            helper_conv._pre_cache(schema, names, available, f"alembic_{key}", getattr(helper, f"get_multi_{key}"))
+        return helper.info_cache
 
-        def read_there() -> None:
-            try:
-                for key in SECOND_SESSION_READS:
-                    helper_conv._pre_cache(schema, names, available, f"alembic_{key}",
-                                           getattr(helper, f"get_multi_{key}"))
-            except BaseException as exc:  # noqa: BLE001 -- this session reads it instead
-                failure.append(exc)
-
-        thread = threading.Thread(target=read_there, name="drift-bulk-read", daemon=True)
-        try:
-            thread.start()
-            for key in _INSP_KEYS:
-                if key not in SECOND_SESSION_READS:
-                    conv._pre_cache(schema, names, available, f"alembic_{key}", getattr(inspector, f"get_multi_{key}"))
-        finally:
-            thread.join()
-            other.close()
-        if not failure:
-            for key, value in helper.info_cache.items():
-                inspector.info_cache.setdefault(key, value)
-        else:
-            log.debug("the second session's bulk reads failed; reading them here", exc_info=failure[0])
+    with on_second_session(autogen_context.connection, read_there, name="drift-bulk-read") as there:
+        for key in _INSP_KEYS:
+            if key not in SECOND_SESSION_READS:
+                conv._pre_cache(schema, names, available, f"alembic_{key}", getattr(inspector, f"get_multi_{key}"))
+    for cache in there:
+        for key, value in cache.items():
+            inspector.info_cache.setdefault(key, value)
     conv.pre_cache_tables(schema, names, available)  # whatever is not cached yet
 
 
@@ -430,8 +418,9 @@ def _chunks(autogen_context: AutogenContext, parts: list[list[TableKey]],
     shares = []
     for part in parts:
         chunks = []
-        for start in range(0, len(part), CHUNK_TABLES):
-            keys = part[start:start + CHUNK_TABLES]
+        count = max(1, round(len(part) / CHUNK_TABLES))  # equal chunks, about CHUNK_TABLES each
+        for index in range(count):
+            keys = part[index::count]
             names: dict[str | None, list[str]] = {}
             for schema, name in keys:
                 if (schema, name) in in_database:
@@ -453,7 +442,8 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
     on the comparison is put back at the end.
     """
     keys: set[TableKey] = set()
-    found = ops.UpgradeOps([])
+    found: set[TableKey] = set()
+    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
     inspector = autogen_context.inspector
     saved_tables = vars(autogen_context).get("sorted_tables")
     saved_names = vars(inspector).get("get_table_names")
@@ -471,15 +461,19 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
                 keys.update(chunk.keys)
                 vars(autogen_context)["sorted_tables"] = chunk.models
                 cached = len(inspector.info_cache)
-                _autogen_for_tables(autogen_context, found, schemas)
+                differences = ops.UpgradeOps([])
+                _autogen_for_tables(autogen_context, differences, schemas)
+                # Only the names are kept: an op holding a reflected column holds, through its table's
+                # MetaData, every table of the chunk.
+                found.update(_tables_in(differences.ops, default))
+                del differences
                 _forget_since(inspector.info_cache, cached)
                 if number < len(chunks):  # the next chunk reuses the memory; after the last, no one needs it
                     gc.collect()
         finally:
             _put_back(vars(autogen_context), "sorted_tables", saved_tables)
             _put_back(vars(inspector), "get_table_names", saved_names)
-    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
-    return sorted(set(_tables_in(found.ops, default)), key=lambda key: (key[0] or "", key[1]))
+    return sorted(found, key=lambda key: (key[0] or "", key[1]))
 
 
 def _put_back(attributes: dict[str, Any], name: str, value: Any) -> None:
@@ -626,7 +620,7 @@ def _work(autogen_context: AutogenContext, schemas: set[str | None], part: list[
         found = _compare_share(autogen_context, schemas, part)
         send({"tables": [list(key) for key in found], "memory": _private_memory()})
         code = 0
-    except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the partition itself
+    except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the share itself
         with contextlib.suppress(BaseException):
             _sender(fd)({"error": mask(f"{type(exc).__name__}: {exc}")[:300]})
     finally:

@@ -16,9 +16,10 @@ remain per table or per column, and over a network each is a round trip:
   flag, which :mod:`drift.connect` sets), each answer kept where SQLAlchemy's
   reflection cache looks for it and parsed by SQLAlchemy's own
   table-definition parser when first asked for. A connection without the
-  flag, another driver, a view, or an
-  error part-way (a table dropped meanwhile) leaves the rest to SQLAlchemy's
-  table-by-table path, unchanged.
+  flag, another driver, a view, or an error part-way (a table dropped
+  meanwhile) leaves the rest to SQLAlchemy's table-by-table path, unchanged.
+  On a large MariaDB schema the check-constraint catalogue, which makes the
+  server open every table, is read meanwhile on a second read-only session.
 * **SQLite**: no round trips, but SQLAlchemy scans all of ``sqlite_master``
   up to three times per table; :func:`table_sql_read_once` (used by
   :func:`drift.compare.compare`) reads it once.

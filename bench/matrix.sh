@@ -2,7 +2,7 @@
 # The whole recorded benchmark matrix (issue 9), one case after another, each writing bench/results/<case>.json;
 # then the summary, ready to paste into bench/README.md.
 #
-#   bench/matrix.sh                  # every case (about 40 minutes on a 2-core machine, see bench/README.md)
+#   bench/matrix.sh                  # every case (20-45 minutes on a 2-core machine, see bench/README.md)
 #   bench/matrix.sh pg-2000 pair     # only the cases named
 #   bench/matrix.sh --list           # the cases and their exact commands, without running anything
 #   SMOKE=1 bench/matrix.sh          # every case on a few dozen tables, into $TMPDIR/drift-bench-smoke/
@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-python}
 RESULTS=${RESULTS:-bench/results}
 
 # name | arguments to bench/run.py (the --json path is added). Repeats, tools and memory runs are chosen so the
-# whole matrix fits in about 40 minutes on a shared 2-core machine (the measured parts are in bench/README.md):
+# whole matrix fits in under 45 minutes on a shared 2-core machine (the measured parts are in bench/README.md):
 # drift end to end (models imported afresh) only at 500 tables; at 10,000 tables one alembic run takes 20-70 s
 # on PostgreSQL and MariaDB and 2-4 minutes on SQLite, so those cases run once, with the two tools the targets
 # use (SQLite's memory runs add one more run of each). Memory does not depend on latency: the proxy cases

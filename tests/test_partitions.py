@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from alembic.operations import ops
 from sqlalchemy import event
 
 import corpus
@@ -129,6 +130,32 @@ def test_a_failed_worker_costs_time_not_accuracy(corpus_urls: Any, dialect: str,
     assert forked.partitioned.errors[0].startswith("RuntimeError: a compare worker may not use the database")
     # The worker's whole share was compared here: more tables than the one planted change.
     assert forked.partitioned.candidates > 1
+    _same(forked, alone)
+
+
+@pytest.mark.postgresql
+def test_an_operation_about_no_one_table_has_its_chunk_compared_again(corpus_urls: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plugin's op without a table name: the share cannot say which table it came from, so every
+    # table of its chunk is compared again, here as in the worker, and nothing fails.
+    compare_tables = partitions._autogen_for_tables
+
+    def with_a_loose_op(autogen_context: Any, upgrade_ops: Any, schemas: Any) -> Any:
+        result = compare_tables(autogen_context, upgrade_ops, schemas)
+        upgrade_ops.ops.append(ops.ExecuteSQLOp("SELECT 1"))
+        return result
+
+    monkeypatch.setattr(partitions, "_autogen_for_tables", with_a_loose_op)
+
+    def models() -> sa.MetaData:
+        md = corpus.build("postgresql")
+        PLANTS["index_added_to_models"].mutate(md, "postgresql")
+        return md
+
+    forked, alone = _both_ways(corpus_urls("postgresql"), models)
+    assert forked.partitioned is not None
+    assert forked.partitioned.failed == 0
+    assert forked.partitioned.candidates == forked.partitioned.tables
     _same(forked, alone)
 
 

@@ -145,7 +145,8 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
         stats.reason = reason
         return PriorityDispatchResult.CONTINUE
     in_database = _database_tables(autogen_context, schemas)
-    keys = set().union(*in_database.values()) | _model_tables(autogen_context)
+    database_keys: set[TableKey] = set().union(*in_database.values())
+    keys = database_keys | _model_tables(autogen_context)
     stats.tables = len(keys)
     if len(keys) < MIN_TABLES:
         stats.reason = f"{len(keys)} tables, fewer than {MIN_TABLES}"
@@ -154,7 +155,7 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
     ordered = sorted(keys, key=lambda key: (key[0] or "", key[1]))
     count = min(workers, MAX_WORKERS + 1, len(ordered))
     parts = [ordered[i::count] for i in range(count)]
-    shares = _chunks(autogen_context, parts, set().union(*in_database.values()))
+    shares = _chunks(autogen_context, parts, database_keys)
     found, failed, memory = _compare_shared(autogen_context, schemas, shares)
     candidates = set(found)
     for index in failed:
@@ -223,7 +224,7 @@ def _database_tables(autogen_context: AutogenContext, schemas: set[str | None]) 
 
 
 def _model_tables(autogen_context: AutogenContext) -> set[TableKey]:
-    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    default = _default_schema(autogen_context)
     return {(_plain_schema(table.schema, default), table.name) for table in autogen_context.sorted_tables}
 
 
@@ -326,12 +327,16 @@ def _plain_schema(schema: str | None, default: str | None) -> str | None:
     return None if schema == default else schema
 
 
+def _default_schema(autogen_context: AutogenContext) -> str | None:
+    return autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+
+
 def only(autogen_context: AutogenContext, keys: set[TableKey]) -> None:
     """From now on this comparison looks at the tables in ``keys`` alone (besides its own filters).
 
     ``keys`` is read at each call of the filters: changing the set changes what is looked at.
     """
-    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    default = _default_schema(autogen_context)
 
     def include_name(name: Any, type_: str, parent_names: Any) -> bool:
         return type_ != "table" or (parent_names.get("schema_name"), name) in keys
@@ -411,7 +416,7 @@ def _chunks(autogen_context: AutogenContext, parts: list[list[TableKey]],
     comparing them, would touch (and so copy) the memory they live in; shown
     one chunk's, it touches those alone.
     """
-    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    default = _default_schema(autogen_context)
     order = {}
     for position, table in enumerate(autogen_context.sorted_tables):
         order[(_plain_schema(table.schema, default), table.name)] = (position, table)
@@ -443,7 +448,7 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
     """
     keys: set[TableKey] = set()
     found: set[TableKey] = set()
-    default = autogen_context.dialect.default_schema_name if autogen_context.dialect is not None else None
+    default = _default_schema(autogen_context)
     inspector = autogen_context.inspector
     saved_tables = vars(autogen_context).get("sorted_tables")
     saved_names = vars(inspector).get("get_table_names")
@@ -465,7 +470,7 @@ def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
                 _autogen_for_tables(autogen_context, differences, schemas)
                 # Only the names are kept: an op holding a reflected column holds, through its table's
                 # MetaData, every table of the chunk.
-                found.update(_tables_in(differences.ops, default))
+                found.update(_tables_in(differences.ops, default, chunk))
                 del differences
                 _forget_since(inspector.info_cache, cached)
                 if number < len(chunks):  # the next chunk reuses the memory; after the last, no one needs it
@@ -664,12 +669,15 @@ def _throttled(send: Callable[[dict[str, Any]], None]) -> progress.ProgressCallb
     return tell
 
 
-def _tables_in(found: Iterable[ops.MigrateOperation], default: str | None) -> Iterator[TableKey]:
+def _tables_in(found: Iterable[ops.MigrateOperation], default: str | None, chunk: _Chunk) -> set[TableKey]:
+    """The tables ``found`` is about; an operation about no one table stands for every table of the chunk."""
+    tables: set[TableKey] = set()
     for op in found:
         name = getattr(op, "table_name", None)
-        if name is None:  # not about one table: the parent must look at everything
-            raise ValueError(f"an operation outside any table: {type(op).__name__}")
-        yield _plain_schema(getattr(op, "schema", None), default), str(name)
+        if name is None:
+            return set(chunk.keys)
+        tables.add((_plain_schema(getattr(op, "schema", None), default), str(name)))
+    return tables
 
 
 def _private_memory() -> int:

@@ -41,7 +41,7 @@ def per_schema(autogen_context: AutogenContext, what: str, schema: str | None, r
     per-table inspector methods, not the ``get_multi_*`` ones).
     """
     cache = autogen_context.inspector.info_cache
-    key = ("drift", what, schema)
+    key = per_schema_key(what, schema)
     if key not in cache:
         cache[key] = read()
     return cache[key]  # type: ignore[no-any-return]
@@ -77,6 +77,11 @@ def on_second_session(connection: Any, work: Callable[[Any], T], *, name: str = 
     finally:
         thread.join()
         other.close()
+
+
+def per_schema_key(what: str, schema: str | None) -> tuple[str, str, str | None]:
+    """Where :func:`per_schema` keeps ``what`` of ``schema`` in the inspector's cache."""
+    return ("drift", what, schema)
 
 
 def reflected_names(found: Mapping[K, list[dict[str, Any]]]) -> dict[K, list[dict[str, Any]]]:

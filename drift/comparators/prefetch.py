@@ -52,7 +52,7 @@ from sqlalchemy.sql.elements import quoted_name
 
 from ..connect import MULTI_STATEMENTS
 from . import checks
-from ._util import on_second_session, schema_read
+from ._util import on_second_session, per_schema, per_schema_key, schema_read
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,8 @@ SECOND_SESSION_TABLES = 300
 
 def _create_tables_and_checks(autogen_context: AutogenContext, schema: str | None) -> None:
     inspector = autogen_context.inspector
-    key = ("drift", checks.MARIADB_CHECKS, schema)
-    if (not getattr(autogen_context.dialect, "is_mariadb", False) or key in inspector.info_cache
+    if (not getattr(autogen_context.dialect, "is_mariadb", False)
+            or per_schema_key(checks.MARIADB_CHECKS, schema) in inspector.info_cache
             or len(inspector.get_table_names(schema=schema)) < SECOND_SESSION_TABLES):
         prefetch_create_tables(inspector, schema)
         return
@@ -107,7 +107,7 @@ def _create_tables_and_checks(autogen_context: AutogenContext, schema: str | Non
                            name="drift-checks-read") as read:
         prefetch_create_tables(inspector, schema)
     for found in read:  # else drift.checks reads them on this session, when it first needs them
-        inspector.info_cache[key] = found
+        per_schema(autogen_context, checks.MARIADB_CHECKS, schema, lambda: found)
 
 
 # --------------------------------------------------------------------------- every dialect

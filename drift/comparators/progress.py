@@ -50,11 +50,6 @@ class State:
         except Exception:  # progress is a courtesy: it never ends a check
             pass
 
-    def tell_total(self, stage: str, done: int) -> None:
-        """``done`` tables of the whole comparison (counted elsewhere: forked workers)."""
-        total = self.reflect_total if stage == "reflected" else self.compare_total
-        self.tell(stage, done, max(total, done))
-
     def redirect(self, callback: ProgressCallback) -> None:
         """Send what is counted from now on to ``callback`` (a forked worker's pipe to its parent)."""
         self.callback = callback

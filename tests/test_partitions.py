@@ -1,11 +1,12 @@
 """Comparing in forked workers (drift.comparators.partitions) changes the time a check takes, never its result.
 
 * every planted change of the accuracy suite, and the clean round trip, give the
-  same findings and the same migration code in two processes (this one and a
-  forked worker, each comparing a share in chunks) as in one process alone,
-  on PostgreSQL and MariaDB, with no worker failing;
+  same findings and the same migration code in chunks of three tables (the
+  first compared in this process, each other in a forked worker of its own,
+  two processes at once) as in one process alone, on PostgreSQL and MariaDB,
+  with no worker failing;
 * a worker that cannot finish (here: a read nobody made ahead) costs time only:
-  its share is compared in the parent, with the same result;
+  its chunk is compared in the parent, with the same result;
 * a worker cannot reach the server: its statements are refused, its socket is
   ``/dev/null``, and the parent's session carries on untouched;
 * progress counts what the workers compare; other threads, small schemas and
@@ -46,7 +47,7 @@ SERVERS = {"postgresql": pytest.mark.postgresql, "mysql": pytest.mark.mysql}
 
 @pytest.fixture(autouse=True)
 def fork_small_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The corpus has a dozen tables: let it fork anyway, each share compared in chunks of three."""
+    """The corpus has a dozen tables: let it fork anyway, in chunks of three."""
     monkeypatch.setattr(partitions, "MIN_TABLES", 1)
     monkeypatch.setattr(partitions, "CHUNK_TABLES", 3)
 
@@ -76,6 +77,11 @@ def _both_ways(url: sa.URL, models: Any) -> tuple[Comparison, Comparison]:
     return forked, alone
 
 
+def _workers(tables: int) -> int:
+    """Workers forked for ``tables`` in two processes, chunks of three: one per chunk but the parent's."""
+    return 2 * -(-tables // (2 * 3)) - 1
+
+
 def _same(forked: Comparison, alone: Comparison) -> None:
     assert [f.to_dict() for f in forked.findings] == [f.to_dict() for f in alone.findings]
     assert forked.upgrade_code == alone.upgrade_code
@@ -97,7 +103,8 @@ def test_planted_change_is_found_alike_by_workers(corpus_urls: Any, dialect: str
 
     forked, alone = _both_ways(corpus_urls(dialect), models)
     assert forked.partitioned is not None
-    assert (forked.partitioned.workers, forked.partitioned.failed) == (1, 0), forked.partitioned
+    workers = _workers(forked.partitioned.tables)
+    assert (forked.partitioned.workers, forked.partitioned.processes, forked.partitioned.failed) == (workers, 2, 0)
     assert alone.partitioned is not None and alone.partitioned.workers == 0
     _same(forked, alone)
     # Only the tables a worker found different were compared again in the parent.
@@ -108,7 +115,8 @@ def test_planted_change_is_found_alike_by_workers(corpus_urls: Any, dialect: str
 def test_round_trip_is_clean_in_workers(corpus_urls: Any, dialect: str) -> None:
     forked, alone = _both_ways(corpus_urls(dialect), lambda: corpus.build(dialect))
     assert forked.partitioned is not None
-    assert (forked.partitioned.workers, forked.partitioned.failed, forked.partitioned.candidates) == (1, 0, 0)
+    assert forked.partitioned.workers == _workers(forked.partitioned.tables) > 1
+    assert (forked.partitioned.failed, forked.partitioned.candidates) == (0, 0)
     assert forked.findings == alone.findings == ()
 
 
@@ -126,9 +134,9 @@ def test_a_failed_worker_costs_time_not_accuracy(corpus_urls: Any, dialect: str,
 
     forked, alone = _both_ways(corpus_urls(dialect), models)
     assert forked.partitioned is not None
-    assert forked.partitioned.workers == 1 and forked.partitioned.failed == 1
+    assert forked.partitioned.workers == forked.partitioned.failed == _workers(forked.partitioned.tables)
     assert forked.partitioned.errors[0].startswith("RuntimeError: a compare worker may not use the database")
-    # The worker's whole share was compared here: more tables than the one planted change.
+    # The workers' whole chunks were compared here: more tables than the one planted change.
     assert forked.partitioned.candidates > 1
     _same(forked, alone)
 
@@ -136,7 +144,7 @@ def test_a_failed_worker_costs_time_not_accuracy(corpus_urls: Any, dialect: str,
 @pytest.mark.postgresql
 def test_an_operation_about_no_one_table_has_its_chunk_compared_again(corpus_urls: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    # A plugin's op without a table name: the share cannot say which table it came from, so every
+    # A plugin's op without a table name: the chunk cannot say which table it came from, so every
     # table of its chunk is compared again, here as in the worker, and nothing fails.
     compare_tables = partitions._autogen_for_tables
 
@@ -213,7 +221,7 @@ def test_bulk_reads_use_a_second_read_only_session_and_leave_no_thread(corpus_ur
         event.listen(conn.engine, "before_cursor_execute", record)
         event.listen(conn.engine, "connect", opened)
         forked = compare(conn, corpus.build("postgresql"), workers=2)
-    assert forked.partitioned is not None and forked.partitioned.workers == 1
+    assert forked.partitioned is not None and forked.partitioned.workers > 1
     assert len(sessions) == 2  # this one and the second, for part of alembic's bulk reads
     second = min(sessions.values(), key=len)
     assert second and all("pg_catalog" in s for s in second)
@@ -258,7 +266,7 @@ def test_progress_counts_what_the_workers_compare(corpus_urls: Any) -> None:
                 pytest.MonkeyPatch.context() as mp:
             mp.setattr(partitions, "PROGRESS_EVERY", 0.0)
             forked = compare(conn, corpus.build("postgresql"), workers=2)
-    assert forked.partitioned is not None and forked.partitioned.workers == 1
+    assert forked.partitioned is not None and forked.partitioned.workers > 1
     compared = [c for c in calls if c[0] == "compared"]
     total = len(corpus.build("postgresql").tables)
     assert compared[-1] == ("compared", total, total)

@@ -1,18 +1,21 @@
-"""Alembic's per-table comparison on every core: shares of the tables compared here and in forked workers.
+"""Alembic's per-table comparison on every core: chunks of the tables compared here and in forked workers.
 
 Once reflection costs a fixed number of round trips (:mod:`.prefetch`), a
 large check is bound by CPU: SQLAlchemy building a ``Table`` from each
 table's reflected rows and alembic comparing it with the model, one table
 after another, in one process. Here, after the whole schema has been read
-into the inspector's cache, the tables are dealt into shares, one per
-process: the process itself compares one share while forked workers compare
-the others from the cache they inherited, each exactly as alembic would (its
-own table comparator, every plugin's table-level comparators), a chunk of
-tables at a time so that a share never holds more than one chunk's reflected
-tables. Each answers with the tables where it found any difference; then
-alembic compares only those, as usual, and so builds the exact op tree it
-would have built alone: the shares decide what to look at, never what is
-reported.
+into the inspector's cache, the tables are dealt into chunks: the process
+itself compares the first while forked workers compare the others from the
+cache they inherited, one chunk each and as many at once as there are
+processes to use, each exactly as alembic would (its own table comparator,
+every plugin's table-level comparators). Each answers with the tables where
+it found any difference; then alembic compares only those, as usual, and so
+builds the exact op tree it would have built alone: the chunks decide what
+to look at, never what is reported.
+
+A worker ends with its chunk, so its memory goes back to the system whole:
+no process holds more than one chunk's reflected tables, and none spends
+time looking for garbage (workers run without the garbage collector).
 
 Workers never touch the database. Before forking, the parent makes every
 read a table comparison could need (alembic's bulk reads, the
@@ -20,7 +23,7 @@ read a table comparison could need (alembic's bulk reads, the
 worker the connection refuses any statement and its socket is replaced by
 ``/dev/null``, so nothing it does can reach the server. A worker that fails
 anyway — a read nobody made ahead, a signal, a crash — costs time, not
-accuracy: its whole share is compared in the parent.
+accuracy: its chunk is compared in the parent.
 
 On PostgreSQL the bulk reads before the fork go over two sessions at once (a
 second read-only connection of the check's own engine, in a thread, closed
@@ -41,6 +44,7 @@ import gc
 import itertools
 import json
 import logging
+import math
 import os
 import selectors
 import signal
@@ -74,9 +78,8 @@ MAX_WORKERS = 7
 #: Dialects whose whole schema is read ahead in bulk; SQLite reflects table by table.
 DIALECTS = ("postgresql", "mysql", "mariadb")
 
-#: A share is compared this many tables at a time (in equal chunks), so that a process holds one
-#: chunk's reflected tables at most: at 10,000 tables that keeps the total memory near alembic's.
-#: Each further chunk costs a garbage collection of the last (a third of a second at 2,500 tables).
+#: A chunk has about this many tables at most, so that a process holds one chunk's reflected tables
+#: at most: at 10,000 tables that keeps the memory of all processes at once near alembic's.
 CHUNK_TABLES = 2500
 
 #: A worker reports its progress at most this often (seconds).
@@ -89,13 +92,17 @@ TableKey = tuple[str | None, str]
 class Partitioned:
     """How a comparison was shared; ``workers`` (forked processes) is 0 when it was not (``reason`` says why)."""
 
+    #: Forked processes, one per chunk but the first.
     workers: int = 0
+    #: Processes comparing at once at most, this one included.
+    processes: int = 0
     tables: int = 0
     #: Tables where a worker found a difference, compared again in the parent.
     candidates: int = 0
-    #: Shares whose worker failed, compared in the parent instead.
+    #: Chunks whose worker failed, compared in the parent instead.
     failed: int = 0
-    #: The workers' private memory (pages of their own, copied or new) at their end, added up, in bytes.
+    #: The most private memory (pages of their own, copied or new) the workers held at once, in bytes:
+    #: each worker counted with what it held at its end, from its start.
     worker_memory: int = 0
     reason: str = ""
     #: Why each failed worker failed.
@@ -134,7 +141,7 @@ def available_cpus() -> int:
 
 
 def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | None]) -> PriorityDispatchResult:
-    """Schema-level comparator, after :mod:`.prefetch`: compare in shares, then only what they found."""
+    """Schema-level comparator, after :mod:`.prefetch`: compare in chunks, then only what they found."""
     plan = getattr(_local, "plan", None)
     if plan is None:
         return PriorityDispatchResult.CONTINUE
@@ -151,21 +158,41 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
     if len(keys) < MIN_TABLES:
         stats.reason = f"{len(keys)} tables, fewer than {MIN_TABLES}"
         return PriorityDispatchResult.CONTINUE
-    _read_ahead(autogen_context, in_database)
     ordered = sorted(keys, key=lambda key: (key[0] or "", key[1]))
-    count = min(workers, MAX_WORKERS + 1, len(ordered))
-    parts = [ordered[i::count] for i in range(count)]
-    shares = _chunks(autogen_context, parts, database_keys)
-    found, failed, memory = _compare_shared(autogen_context, schemas, shares)
+    processes = min(workers, MAX_WORKERS + 1, len(ordered))
+    with _kept():  # what is read ahead stays for the whole comparison: no collection looks through it
+        _read_ahead(autogen_context, in_database)
+        chunks = _chunks(autogen_context, ordered, processes, database_keys)
+    found, failed, memory = _compare_shared(autogen_context, schemas, chunks, processes)
     candidates = set(found)
     for index in failed:
-        candidates.update(parts[index])
+        candidates.update(chunks[index].keys)
     stats.errors = tuple(failed.values())
-    stats.workers, stats.candidates, stats.failed, stats.worker_memory = count - 1, len(candidates), len(failed), memory
-    log.debug("compared %d tables here and in %d workers: %d to compare again, %d shares failed",
-              len(keys), count - 1, len(candidates), len(failed))
+    stats.workers, stats.processes = len(chunks) - 1, processes
+    stats.candidates, stats.failed, stats.worker_memory = len(candidates), len(failed), memory
+    log.debug("compared %d tables in %d chunks, %d processes at once: %d to compare again, %d chunks failed",
+              len(keys), len(chunks), processes, len(candidates), len(failed))
     only(autogen_context, candidates)
     return PriorityDispatchResult.CONTINUE
+
+
+@contextlib.contextmanager
+def _kept() -> Iterator[None]:
+    """Nothing made meanwhile is garbage: no collection runs, and it is all set aside (frozen) at the end.
+
+    The bulk reads make about a hundred objects per table, all kept until the
+    comparison ends; a collection would look through them in vain, and a
+    worker would copy every page it wrote to while looking. ``compare.py``'s
+    :func:`~drift.compare.fewer_collections` puts them back at its end.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _cannot_fork(autogen_context: AutogenContext) -> str:
@@ -360,46 +387,45 @@ def only_meanwhile(autogen_context: AutogenContext, keys: set[TableKey]) -> Iter
         autogen_context._object_filters[:] = objects
 
 
-def _compare_shared(autogen_context: AutogenContext, schemas: set[str | None],
-                    parts: list[list[_Chunk]]) -> tuple[set[TableKey], dict[int, str], int]:
-    """Share 0 here, every other share in a forked worker, at once.
+def _compare_shared(autogen_context: AutogenContext, schemas: set[str | None], chunks: list[_Chunk],
+                    processes: int) -> tuple[set[TableKey], dict[int, str], int]:
+    """The first chunk here, every other in a forked worker of its own, ``processes`` at once.
 
-    Returns the tables found different, the shares that failed (index → why)
-    and the workers' memory.
+    Returns the tables found different, the chunks that failed (index → why)
+    and the most memory the workers held at once.
     """
     state = progress.current()
-    pool = _Pool(state)
-    # What the bulk read made joins what is set aside from the collector's passes (compare.py's
-    # fewer_collections puts it all back at the end): a pass writes to every object it visits, and
-    # a worker would copy every page of those it shares with this process.
-    gc.freeze()
+    pool = _Pool(state, slots=processes - 1)  # this process compares too, for a start
+    for index in range(1, len(chunks)):
+        pool.queue.append((index, lambda fd, chunk=chunks[index]: _work(autogen_context, schemas, chunk, fd,
+                                                                         reporting=state is not None)))
     try:
-        for index, part in enumerate(parts[1:], start=1):
-            pool.fork(index, lambda fd, part=part: _work(autogen_context, schemas, part, fd,
-                                                         reporting=state is not None))
+        pool.fill()
         if state is not None:
             state.redirect(pool.tell)
-        found = set(_compare_share(autogen_context, schemas, parts[0]))
+        found = set(_compare_chunk(autogen_context, schemas, chunks[0]))
+        pool.slots = processes  # this process only waits from now on
         pool.wait()
     finally:
         pool.end()
         if state is not None and pool.callback is not None:
             state.redirect(pool.callback)
-    failed: dict[int, str] = {}
-    for worker in pool.workers.values():
+    failed = dict(pool.refused)
+    for worker in pool.workers:
         if worker.tables is None:
             failed[worker.index] = worker.error or "it ended without an answer"
-            log.debug("compare worker %d failed: %s", worker.index, failed[worker.index])
         else:
             found.update(worker.tables)
+    for index, why in sorted(failed.items()):
+        log.debug("compare worker of chunk %d failed: %s", index, why)
     if state is not None:
         state.finish()  # the counts are done; the parent's last pass is not counted again
-    return found, failed, sum(w.memory for w in pool.workers.values())
+    return found, failed, _most_at_once(pool.workers)
 
 
 @dataclass
 class _Chunk:
-    """Some tables of a share: alembic is shown these alone while it compares them."""
+    """Some of the tables: alembic is shown these alone while it compares them."""
 
     keys: set[TableKey]
     #: Their models, in alembic's order (``sorted_tables``).
@@ -408,76 +434,61 @@ class _Chunk:
     names: dict[str | None, list[str]]
 
 
-def _chunks(autogen_context: AutogenContext, parts: list[list[TableKey]],
-            in_database: set[TableKey]) -> list[list[_Chunk]]:
-    """Each share cut into chunks of :data:`CHUNK_TABLES`, made before forking.
+def _chunks(autogen_context: AutogenContext, ordered: list[TableKey], processes: int,
+            in_database: set[TableKey]) -> list[_Chunk]:
+    """The tables dealt into equal chunks of :data:`CHUNK_TABLES` at most, as many as the processes or a multiple.
 
-    A worker looking at all the models or all the names, even without
-    comparing them, would touch (and so copy) the memory they live in; shown
-    one chunk's, it touches those alone.
+    Made before forking: a worker looking at all the models or all the
+    names, even without comparing them, would touch (and so copy) the memory
+    they live in; shown one chunk's, it touches those alone.
     """
     default = _default_schema(autogen_context)
     order = {}
     for position, table in enumerate(autogen_context.sorted_tables):
         order[(_plain_schema(table.schema, default), table.name)] = (position, table)
-    shares = []
-    for part in parts:
-        chunks = []
-        count = max(1, round(len(part) / CHUNK_TABLES))  # equal chunks, about CHUNK_TABLES each
-        for index in range(count):
-            keys = part[index::count]
-            names: dict[str | None, list[str]] = {}
-            for schema, name in keys:
-                if (schema, name) in in_database:
-                    names.setdefault(schema, []).append(name)
-            models = [table for _, table in sorted(order[key] for key in keys if key in order)]
-            chunks.append(_Chunk(set(keys), models, names))
-        shares.append(chunks)
-    return shares
+    count = processes * math.ceil(len(ordered) / (processes * CHUNK_TABLES))  # every round keeps all busy
+    chunks = []
+    for index in range(count):
+        keys = ordered[len(ordered) * index // count:len(ordered) * (index + 1) // count]
+        names: dict[str | None, list[str]] = {}
+        for schema, name in keys:
+            if (schema, name) in in_database:
+                names.setdefault(schema, []).append(name)
+        models = [table for _, table in sorted(order[key] for key in keys if key in order)]
+        chunks.append(_Chunk(set(keys), models, names))
+    return chunks
 
 
-def _compare_share(autogen_context: AutogenContext, schemas: set[str | None],
-                   chunks: list[_Chunk]) -> list[TableKey]:
-    """Alembic's tables comparator on each chunk in turn; the keys of the tables that differ.
+def _compare_chunk(autogen_context: AutogenContext, schemas: set[str | None], chunk: _Chunk) -> list[TableKey]:
+    """Alembic's tables comparator on ``chunk``'s tables alone; the keys of those that differ.
 
     Alembic is shown the chunk's tables alone (models, names in the
-    database); what it reflects for a chunk, and what that added to the
-    reflection cache, is freed before the next, so a share holds one chunk's
-    reflected tables at most. Everything this changes
-    on the comparison is put back at the end.
+    database). What that added to the reflection cache is dropped, and
+    everything this changes on the comparison is put back, at the end.
     """
-    keys: set[TableKey] = set()
-    found: set[TableKey] = set()
     default = _default_schema(autogen_context)
     inspector = autogen_context.inspector
     saved_tables = vars(autogen_context).get("sorted_tables")
     saved_names = vars(inspector).get("get_table_names")
-    shown: list[_Chunk] = []
 
     def table_names(schema: str | None = None, **kw: Any) -> list[str]:
-        return list(shown[0].names.get(schema, ()))
+        return list(chunk.names.get(schema, ()))
 
-    with only_meanwhile(autogen_context, keys), _own_tables_only(autogen_context, keys):
+    cached = len(inspector.info_cache)
+    with only_meanwhile(autogen_context, chunk.keys), _own_tables_only(autogen_context, chunk.keys):
         try:
             inspector.get_table_names = table_names  # type: ignore[method-assign]
-            for number, chunk in enumerate(chunks, start=1):
-                shown[:] = [chunk]
-                keys.clear()
-                keys.update(chunk.keys)
-                vars(autogen_context)["sorted_tables"] = chunk.models
-                cached = len(inspector.info_cache)
-                differences = ops.UpgradeOps([])
-                _autogen_for_tables(autogen_context, differences, schemas)
-                # Only the names are kept: an op holding a reflected column holds, through its table's
-                # MetaData, every table of the chunk.
-                found.update(_tables_in(differences.ops, default, chunk))
-                del differences
-                _forget_since(inspector.info_cache, cached)
-                if number < len(chunks):  # the next chunk reuses the memory; after the last, no one needs it
-                    gc.collect()
+            vars(autogen_context)["sorted_tables"] = chunk.models
+            differences = ops.UpgradeOps([])
+            _autogen_for_tables(autogen_context, differences, schemas)
+            # Only the names are kept: an op holding a reflected column holds, through its table's
+            # MetaData, every table of the chunk.
+            found = _tables_in(differences.ops, default, chunk)
+            del differences
         finally:
             _put_back(vars(autogen_context), "sorted_tables", saved_tables)
             _put_back(vars(inspector), "get_table_names", saved_names)
+            _forget_since(inspector.info_cache, cached)
     return sorted(found, key=lambda key: (key[0] or "", key[1]))
 
 
@@ -502,14 +513,15 @@ def _forget_since(cache: dict[Any, Any], size: int) -> None:
 
 class _Worker:
     def __init__(self, index: int, pid: int) -> None:
-        self.index = index
+        self.index = index  # its chunk
         self.pid = pid
+        self.started = time.monotonic()
+        self.finished = float("inf")
         self.buffer = b""
         self.tables: set[TableKey] | None = None
         self.error = ""
         self.memory = 0
         self.counts: dict[str, int] = {}
-        self.ended = False
 
     def take(self, message: dict[str, Any]) -> None:
         if "tables" in message:
@@ -520,44 +532,73 @@ class _Worker:
         elif "counts" in message:
             self.counts = message["counts"]
 
-    def end(self, fd: int) -> None:
-        """Close the pipe and reap the process, killing it if it still runs (Ctrl-C in the parent)."""
-        if self.ended:
-            return
-        self.ended = True
+    def end(self, fd: int, *, kill: bool) -> None:
+        """Close the pipe and reap the process: it is exiting (its pipe closed), or is killed first."""
+        self.finished = time.monotonic()
         with contextlib.suppress(OSError):
             os.close(fd)
         with contextlib.suppress(ChildProcessError, OSError):
-            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if kill:
                 os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
+            os.waitpid(self.pid, 0)
+
+
+def _most_at_once(workers: list[_Worker]) -> int:
+    """The most memory the workers held at once: a worker holds what it reported at its end from its start."""
+    return max((sum(other.memory for other in workers if other.started <= worker.started < other.finished)
+                for worker in workers), default=0)
 
 
 class _Pool:
-    """The forked workers of one comparison, their pipes, and the progress they report."""
+    """The forked workers of one comparison, their pipes, and the progress they report.
 
-    def __init__(self, state: progress.State | None) -> None:
-        self.workers: dict[int, _Worker] = {}  # read end of its pipe → worker
+    Workers waiting in :attr:`queue` are forked, in order, while fewer than
+    :attr:`slots` run.
+    """
+
+    def __init__(self, state: progress.State | None, slots: int) -> None:
+        self.workers: list[_Worker] = []  # every worker forked, in order
+        self.running: dict[int, _Worker] = {}  # read end of its pipe → worker, until it ends (fds are reused)
+        self.queue: list[tuple[int, Callable[[int], None]]] = []
+        self.slots = slots
+        #: Chunks whose worker could not be forked (index → why).
+        self.refused: dict[int, str] = {}
         self.state = state
         self.callback = state.callback if state is not None else None
         self.own: dict[str, int] = {}
         self.polled = 0.0
         self.selector = selectors.DefaultSelector()
 
+    def fill(self) -> None:
+        """Fork queued workers while fewer than :attr:`slots` run."""
+        while self.queue and len(self.running) < self.slots:
+            index, work = self.queue.pop(0)
+            try:
+                self.fork(index, work)
+            except OSError as exc:  # no process or pipe to be had: the parent compares that chunk
+                self.refused[index] = mask(f"{type(exc).__name__}: {exc}")
+
     def fork(self, index: int, work: Callable[[int], None]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # the worker: never returns
             os.close(read_end)
             work(write_end)
         os.close(write_end)
-        self.workers[read_end] = _Worker(index, pid)
+        worker = _Worker(index, pid)
+        self.workers.append(worker)
+        self.running[read_end] = worker
         self.selector.register(read_end, selectors.EVENT_READ)
 
     def tell(self, stage: str, done: int, total: int) -> None:
-        """Progress of the parent's own share, told with the workers' counts added."""
+        """Progress of the parent's own chunk, told with the workers' counts added."""
         self.own[stage] = done
         now = time.monotonic()
         if now - self.polled >= PROGRESS_EVERY:
@@ -566,21 +607,23 @@ class _Pool:
         self._report()
 
     def wait(self) -> None:
-        """Read every worker's messages until all pipes close."""
-        while self.selector.get_map():
+        """Fork what is queued as workers end, and read every worker's messages until all have ended."""
+        while True:
+            self.fill()
+            if not self.running:
+                return
             self._read(timeout=None)
             self._report()
 
     def _read(self, timeout: float | None) -> None:
-        if not self.selector.get_map():
+        if not self.running:
             return
         for key, _ in self.selector.select(timeout):
             fd = int(key.fd)
-            worker = self.workers[fd]
+            worker = self.running[fd]
             data = os.read(fd, 1 << 16)
-            if not data:
-                self.selector.unregister(fd)
-                worker.end(fd)
+            if not data:  # the worker exited
+                self._ended(fd, kill=False)
                 continue
             worker.buffer += data
             *lines, worker.buffer = worker.buffer.split(b"\n")
@@ -591,27 +634,33 @@ class _Pool:
         if self.state is None or self.callback is None:
             return
         for stage in ("reflected", "compared"):
-            done = self.own.get(stage, 0) + sum(w.counts.get(stage, 0) for w in self.workers.values())
+            done = self.own.get(stage, 0) + sum(w.counts.get(stage, 0) for w in self.workers)
             total = self.state.reflect_total if stage == "reflected" else self.state.compare_total
             self.callback(stage, done, max(total, done))
 
     def end(self) -> None:
         """Stop reading; reap every worker (killing any still running: an exception or Ctrl-C here)."""
-        for fd, worker in self.workers.items():
-            if fd in self.selector.get_map():
-                self.selector.unregister(fd)
-            worker.end(fd)
+        self.queue.clear()
+        for fd in list(self.running):
+            self._ended(fd, kill=True)
         self.selector.close()
+
+    def _ended(self, fd: int, *, kill: bool) -> None:
+        self.selector.unregister(fd)
+        self.running.pop(fd).end(fd, kill=kill)
 
 
 # --------------------------------------------------------------------------- in a worker
 
 
-def _work(autogen_context: AutogenContext, schemas: set[str | None], part: list[_Chunk], fd: int, *,
+def _work(autogen_context: AutogenContext, schemas: set[str | None], chunk: _Chunk, fd: int, *,
           reporting: bool) -> None:
-    """Compare the tables of ``part`` and send back the keys of those with any difference; exits."""
+    """Compare the tables of ``chunk`` and send back the keys of those with any difference; exits."""
     code = 1
     try:
+        # The process ends with its chunk: its garbage goes with it, so it never looks for any (which
+        # would also copy every page of the parent's it looked through).
+        gc.disable()
         # The parent handles Ctrl-C and SIGTERM (and kills its workers); no cleanup of its may run here.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -621,11 +670,12 @@ def _work(autogen_context: AutogenContext, schemas: set[str | None], part: list[
         if reporting:
             state = progress.current()
             if state is not None:
+                state.reflected = state.compared = 0  # this chunk's own counts (the parent may have counted)
                 state.redirect(_throttled(send))
-        found = _compare_share(autogen_context, schemas, part)
+        found = _compare_chunk(autogen_context, schemas, chunk)
         send({"tables": [list(key) for key in found], "memory": _private_memory()})
         code = 0
-    except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the share itself
+    except BaseException as exc:  # noqa: BLE001 -- told to the parent, which compares the chunk itself
         with contextlib.suppress(BaseException):
             _sender(fd)({"error": mask(f"{type(exc).__name__}: {exc}")[:300]})
     finally:

@@ -83,6 +83,8 @@ def _reflect_each(inspector: sa.Inspector, tables: list[str]) -> dict[str, Any]:
                 found[f"{table}.{method}"] = _plain(getattr(inspector, method)(table))
             except NotImplementedError:
                 found[f"{table}.{method}"] = "not implemented"
+            except sa.exc.NoSuchTableError:  # an answer too: the fast path must give the same
+                found[f"{table}.{method}"] = "no such table"
     return found
 
 
@@ -113,16 +115,21 @@ def test_prepared_inspector_reflects_what_sqlalchemy_does(dialect: str, corpus_u
         inspector = sa.inspect(conn)
         prefetch.share_bulk_reads(inspector)
         prepared = prefetch.prefetch_create_tables(inspector, None)
-        with dbs.recording(conn) as sent, prefetch.table_sql_read_once(conn):
+        with dbs.recording(conn) as sent, prefetch.sqlite_read_in_bulk(conn):
             got = _reflect_each(inspector, tables)
             got_bulk = _reflect_bulk(inspector)
         assert "_get_table_sql" not in vars(conn.dialect)  # the override ends with the block
 
     assert got == expected
     assert got_bulk == expected_bulk
-    # SQLite: the CREATE texts come from one read of sqlite_master, not up to three per table.
+    # SQLite: the CREATE texts come from one read of sqlite_master, not up to three per table, and each
+    # PRAGMA's rows from one query per database (main, temp), not one or two per table.
     master_reads = [s for s in sent if "type in ('table', 'view')" in s]
     assert len(master_reads) == (1 if dialect == "sqlite" else 0)
+    if dialect == "sqlite":
+        assert not [s for s in sent if s.startswith("PRAGMA")]
+        bulk_pragmas = [s for s in sent if "JOIN pragma_" in s]
+        assert 0 < len(bulk_pragmas) <= 2 * len(prefetch.BULK_PRAGMAS)
     if dialect == "mysql":
         assert prepared == len(tables)
         # Every table definition came from the batch: none was asked for again.
@@ -343,23 +350,39 @@ def test_hostile_table_names_are_batched_like_any_other(tmp_path: Path) -> None:
     assert not [s for s in sent if s.startswith("SHOW CREATE TABLE")]
 
 
-def test_sqlite_table_text_read_once_keeps_sqlalchemys_answers_for_odd_names(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broken_view", [False, True], ids=["bulk", "view-broken"])
+def test_sqlite_bulk_reads_keep_sqlalchemys_answers_for_odd_names(tmp_path: Path, broken_view: bool) -> None:
     url = sa.URL.create("sqlite+pysqlite", database=str(tmp_path / "odd.db"))
     engine = sa.create_engine(url, poolclass=NullPool)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql('CREATE TABLE "we""ird %t" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES "we""ird %t"(id))')
+            conn.exec_driver_sql('CREATE INDEX "ix we""ird" ON "we""ird %t" (p, id)')
             conn.exec_driver_sql("CREATE TABLE Plain (id INTEGER, CONSTRAINT pk_plain PRIMARY KEY (id))")
+            conn.exec_driver_sql("CREATE TABLE bare (n INTEGER)")  # no index, no key: empty PRAGMA answers
             conn.exec_driver_sql("CREATE VIEW v AS SELECT id FROM Plain")
-            conn.exec_driver_sql("CREATE TEMP TABLE plain (x INTEGER)")  # same name, other case, temp
-            tables = sa.inspect(conn).get_table_names()
+            # Same name as main's Plain but for case, in temp: SQLAlchemy asks main, then temp where main
+            # answers nothing (Plain has no index of its own, temp's plain has one).
+            conn.exec_driver_sql("CREATE TEMP TABLE plain (x INTEGER REFERENCES bare(n))")
+            conn.exec_driver_sql("CREATE INDEX temp.ix_plain_x ON plain (x)")
+            conn.exec_driver_sql("CREATE TEMP TABLE only_temp (y INTEGER UNIQUE)")
+            if broken_view:  # a view whose table is gone: the bulk PRAGMA fails, each table is read alone
+                conn.exec_driver_sql("CREATE TABLE gone (z INTEGER)")
+                conn.exec_driver_sql("CREATE VIEW broken AS SELECT z FROM gone")
+                conn.exec_driver_sql("DROP TABLE gone")
+            tables = sa.inspect(conn).get_table_names() + ["plain", "PLAIN", "only_temp", "v"]
             expected = _reflect_each(sa.inspect(conn), tables)
             with pytest.raises(sa.exc.NoSuchTableError):
                 sa.inspect(conn).get_pk_constraint("missing")
-            with prefetch.table_sql_read_once(conn):
+            with dbs.recording(conn) as sent, prefetch.sqlite_read_in_bulk(conn):
                 assert _reflect_each(sa.inspect(conn), tables) == expected
                 with pytest.raises(sa.exc.NoSuchTableError):
                     sa.inspect(conn).get_pk_constraint("missing")  # left to SQLAlchemy, which says so
     finally:
         engine.dispose()
-    assert sorted(tables) == sorted(['we"ird %t', "Plain"])
+    assert sorted(tables[:3]) == sorted(['we"ird %t', "Plain", "bare"])
+    per_table = [s for s in sent if s.startswith("PRAGMA")]
+    if broken_view:
+        assert per_table  # the bulk read failed over the broken view: SQLAlchemy's own reads answered
+    else:
+        assert not per_table  # "PLAIN" is Plain, as SQLite matches names; "missing" fails before any

@@ -20,9 +20,11 @@ remain per table or per column, and over a network each is a round trip:
   meanwhile) leaves the rest to SQLAlchemy's table-by-table path, unchanged.
   On a large MariaDB schema the check-constraint catalogue, which makes the
   server open every table, is read meanwhile on a second read-only session.
-* **SQLite**: no round trips, but SQLAlchemy scans all of ``sqlite_master``
-  up to three times per table; :func:`table_sql_read_once` (used by
-  :func:`drift.compare.compare`) reads it once.
+* **SQLite**: no round trips, but SQLAlchemy runs about eight PRAGMAs per
+  table and scans all of ``sqlite_master`` up to three times per table;
+  :func:`sqlite_read_in_bulk` (used by :func:`drift.compare.compare`) reads
+  each PRAGMA's answers for all tables in one query, and ``sqlite_master``
+  once.
 
 Either way SQLAlchemy reflects and alembic compares exactly as before; only
 where the answers come from changes. ``tests/test_prefetch.py`` proves the
@@ -204,24 +206,49 @@ def _is_integer(type_: Any) -> bool:
 # --------------------------------------------------------------------------- SQLite
 
 
-@contextlib.contextmanager
-def table_sql_read_once(connection: Connection) -> Iterator[None]:
-    """SQLite: every table's ``CREATE`` text from one read of ``sqlite_master``, meanwhile.
+#: The per-table PRAGMAs of SQLAlchemy's SQLite reflection, each with what its argument names.
+BULK_PRAGMAS = {
+    "table_info": ("table", "view"),
+    "table_xinfo": ("table", "view"),
+    "index_list": ("table", "view"),
+    "foreign_key_list": ("table", "view"),
+    "index_info": ("index",),
+}
 
-    SQLAlchemy reads a table's ``CREATE`` statement up to three times while
-    reflecting it (primary key, foreign keys, options), twice without its
-    cache, and each read scans all of ``sqlite_master``: quadratic in the
-    number of tables, most of a 2,000-table comparison. Here the first read of
-    a schema fetches every table's text; names it does not hold are left to
-    SQLAlchemy's own read (and its error). The engine's dialect is drift's own,
-    and the override is removed when the block ends.
+Rows = dict[str, list[tuple[Any, ...]]]
+
+#: SQLite finds a name whatever the case of its ASCII letters (and only theirs).
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+@contextlib.contextmanager
+def sqlite_read_in_bulk(connection: Connection) -> Iterator[None]:
+    """SQLite: every table's ``CREATE`` text, and each PRAGMA's rows for every table, in one query each, meanwhile.
+
+    SQLAlchemy reflects a SQLite table with a PRAGMA per kind of thing
+    (columns, indexes, each index's columns, foreign keys), run on ``main``
+    then ``temp`` where the first answers nothing: about eight statements a
+    table, each prepared anew, and slower the larger the schema. It also reads
+    a table's ``CREATE`` statement up to three times (primary key, foreign
+    keys, options), twice without its cache, each read a scan of all of
+    ``sqlite_master``: quadratic in the number of tables. Here the first
+    question of each kind about a schema reads the answers for all its
+    objects at once (the PRAGMA's table-valued function joined with
+    ``sqlite_master``), and every question is answered as SQLAlchemy's own
+    read would answer it; a name the bulk read does not hold, or a bulk read
+    that fails (an old SQLite, a view that no longer compiles), is left to
+    SQLAlchemy's own read (and its error). The engine's dialect is drift's
+    own, and the overrides are removed when the block ends.
     """
     dialect = connection.dialect
-    original = getattr(dialect, "_get_table_sql", None)
-    if dialect.name != "sqlite" or original is None or "_get_table_sql" in vars(dialect):
+    original_sql = getattr(dialect, "_get_table_sql", None)
+    original_pragma = getattr(dialect, "_get_table_pragma", None)
+    if (dialect.name != "sqlite" or original_sql is None or original_pragma is None
+            or "_get_table_sql" in vars(dialect) or "_get_table_pragma" in vars(dialect)):
         yield
         return
     texts: dict[str | None, dict[str, str | None]] = {}
+    pragmas: dict[tuple[str, str], Rows | None] = {}
 
     def table_sql(conn: Connection, table_name: str, schema: str | None = None, **kw: Any) -> Any:
         if schema not in texts:
@@ -229,13 +256,31 @@ def table_sql_read_once(connection: Connection) -> Iterator[None]:
         found = texts[schema]
         if table_name in found:
             return found[table_name]
-        return original(conn, table_name, schema=schema, **kw)
+        return original_sql(conn, table_name, schema=schema, **kw)
+
+    def table_pragma(conn: Connection, pragma: str, table_name: str, schema: str | None = None) -> Any:
+        if pragma in BULK_PRAGMAS:
+            # SQLAlchemy's order: the schema named, else main, then temp if main answered nothing.
+            answers = []
+            for database in (schema,) if schema is not None else ("main", "temp"):
+                if (pragma, database) not in pragmas:
+                    pragmas[(pragma, database)] = _all_pragma_rows(conn, pragma, database)
+                answers.append(pragmas[(pragma, database)])
+            key = table_name.translate(_ASCII_FOLD)
+            if None not in answers and any(key in rows for rows in answers if rows is not None):
+                for rows in answers:
+                    if rows is not None and rows.get(key):
+                        return rows[key]
+                return []
+        return original_pragma(conn, pragma, table_name, schema=schema)
 
     dialect._get_table_sql = table_sql  # type: ignore[attr-defined]
+    dialect._get_table_pragma = table_pragma  # type: ignore[attr-defined]
     try:
         yield
     finally:
         del dialect._get_table_sql  # type: ignore[attr-defined]
+        del dialect._get_table_pragma  # type: ignore[attr-defined]
 
 
 def _all_table_sql(connection: Connection, schema: str | None) -> dict[str, str | None]:
@@ -256,6 +301,31 @@ def _all_table_sql(connection: Connection, schema: str | None) -> dict[str, str 
             found.setdefault(name, sql)
         return found
     return {}
+
+
+def _all_pragma_rows(connection: Connection, pragma: str, database: str) -> Rows | None:
+    """name → the rows ``PRAGMA database.pragma(name)`` returns, for every object it applies to; None if unread.
+
+    Every object of the kinds the PRAGMA takes is a key, with no rows where
+    the PRAGMA has none (a table without indexes): a name that is not a key is
+    not there at all. Names are keyed as SQLite matches them, ASCII letters
+    folded to lower case (one database cannot hold two names that differ so).
+    """
+    kinds = ", ".join(f"'{kind}'" for kind in BULK_PRAGMAS[pragma])
+    query = (
+        f"SELECT m.name, p.* FROM {connection.dialect.identifier_preparer.quote_identifier(database)}.sqlite_master"
+        f" AS m LEFT JOIN pragma_{pragma}(m.name, ?) AS p WHERE m.type IN ({kinds})"
+    )
+    try:
+        result = connection.exec_driver_sql(query, (database,)).all()
+    except DBAPIError:
+        return None
+    found: Rows = {}
+    for row in result:
+        rows = found.setdefault(row[0].translate(_ASCII_FOLD), [])
+        if row[1] is not None:  # the PRAGMA's first column (a position or an id) is never NULL
+            rows.append(tuple(row[1:]))
+    return found
 
 
 # --------------------------------------------------------------------------- MariaDB / MySQL

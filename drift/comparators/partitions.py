@@ -18,10 +18,12 @@ no process holds more than one chunk's reflected tables, and none spends
 time looking for garbage (workers run without the garbage collector).
 
 Workers never touch the database. Before forking, the parent makes every
-read a table comparison could need (alembic's bulk reads, the
-:data:`~drift.comparators._util.SCHEMA_READS` of drift's comparators); in a
-worker the connection refuses any statement and its socket is replaced by
-``/dev/null``, so nothing it does can reach the server. A worker that fails
+read a table comparison could need (alembic's bulk reads, SQLite's
+catalogue rows, the :data:`~drift.comparators._util.SCHEMA_READS` of drift's
+comparators); in a worker the connection refuses any statement, and the
+driver too (a server's socket is replaced by ``/dev/null``, SQLite's
+connection denies every statement), so nothing it does can reach the
+database. A worker that fails
 anyway — a read nobody made ahead, a signal, a crash — costs time, not
 accuracy: its chunk is compared in the parent.
 
@@ -31,7 +33,8 @@ and joined before anything forks): the server works on both.
 
 Used only when the caller asks for it (:func:`forking`, which
 :func:`drift.compare.compare` enters with ``workers`` > 1) and where it is
-safe and worth it: PostgreSQL or MariaDB/MySQL, ``fork()`` available, no
+safe and worth it: PostgreSQL, MariaDB/MySQL with multi-statement batches,
+or SQLite with its catalogue read in bulk; ``fork()`` available, no
 other thread running in the process (a lock held by another thread would
 stay held forever in the child), and at least :data:`MIN_TABLES` tables.
 """
@@ -48,6 +51,7 @@ import math
 import os
 import selectors
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -65,7 +69,7 @@ from sqlalchemy import event, inspect
 from . import progress
 from ..secrets import mask
 from ._util import SCHEMA_READS, on_second_session
-from .prefetch import SHARED_BULK_READS, multi_statements, share_bulk_reads
+from .prefetch import SHARED_BULK_READS, multi_statements, share_bulk_reads, sqlite_bulk_reads
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +79,8 @@ MIN_TABLES = 300
 #: Forked worker processes at most (besides the process itself), whatever the number of CPUs.
 MAX_WORKERS = 7
 
-#: Dialects whose whole schema is read ahead in bulk; SQLite reflects table by table.
-DIALECTS = ("postgresql", "mysql", "mariadb")
+#: Dialects whose whole schema is read ahead in bulk (SQLite's by :func:`.prefetch.sqlite_read_in_bulk`).
+DIALECTS = ("postgresql", "mysql", "mariadb", "sqlite")
 
 #: A chunk has about this many tables at most, so that a process holds one chunk's reflected tables
 #: at most: at 10,000 tables that keeps the memory of all processes at once near alembic's.
@@ -147,7 +151,7 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
         return PriorityDispatchResult.CONTINUE
     _local.plan = None  # once per comparison
     workers, stats = plan
-    reason = _cannot_fork(autogen_context)
+    reason = _cannot_fork(autogen_context, schemas)
     if reason:
         stats.reason = reason
         return PriorityDispatchResult.CONTINUE
@@ -195,16 +199,26 @@ def _kept() -> Iterator[None]:
             gc.enable()
 
 
-def _cannot_fork(autogen_context: AutogenContext) -> str:
+def _cannot_fork(autogen_context: AutogenContext, schemas: set[str | None]) -> str:
     dialect = autogen_context.dialect
-    if dialect is None or autogen_context.connection is None or dialect.name not in DIALECTS:
-        return "not a server database read in bulk"
+    connection = autogen_context.connection
+    if dialect is None or connection is None or dialect.name not in DIALECTS:
+        return "not a database read in bulk"
     if not hasattr(os, "fork"):
         return "no fork() here"
     others = [t for t in threading.enumerate() if t is not threading.current_thread() and not _harmless(t)]
     if others:
         return "other threads are running"
-    if _socket_fd(autogen_context.connection) is None:
+    if dialect.name == "sqlite":
+        # No socket to cut: a worker never uses the connection, which SQLAlchemy refuses it anyway.
+        reads = sqlite_bulk_reads(connection)
+        if reads is None:
+            return "SQLite's reflection is not read in bulk"
+        info_cache = autogen_context.inspector.info_cache
+        if not all(reads.read_all(connection, schema, info_cache) for schema in sorted(schemas, key=lambda s: s or "")):
+            return "a bulk read of SQLite's catalogue failed"
+        return ""
+    if _socket_fd(connection) is None:
         return "the driver's socket is unknown"
     if _table_by_table(autogen_context) and not multi_statements(autogen_context.connection):
         return "table definitions are not fetched ahead (no multi-statement batches)"
@@ -308,13 +322,14 @@ def _bulk_reads_on_two_sessions(autogen_context: AutogenContext, schema: str | N
 
 
 def _table_by_table(autogen_context: AutogenContext) -> bool:
-    """MariaDB/MySQL: SQLAlchemy's "bulk" reads reflect each table from its cached definition.
+    """MariaDB/MySQL and SQLite: SQLAlchemy's "bulk" reads reflect each table from what was read ahead.
 
     There, alembic's bulk reads are per-table CPU, not catalog queries: each
     worker makes them for its own tables only (:func:`_own_tables_only`),
-    from the definitions :mod:`.prefetch` fetched.
+    from the definitions (MariaDB) or catalogue rows (SQLite) :mod:`.prefetch`
+    fetched.
     """
-    return autogen_context.dialect is not None and autogen_context.dialect.name in ("mysql", "mariadb")
+    return autogen_context.dialect is not None and autogen_context.dialect.name in ("mysql", "mariadb", "sqlite")
 
 
 @contextlib.contextmanager
@@ -683,7 +698,11 @@ def _work(autogen_context: AutogenContext, schemas: set[str | None], chunk: _Chu
 
 
 def _cut_off(connection: Any) -> None:
-    """No statement from this process: refused by SQLAlchemy, and the socket is ``/dev/null`` anyway."""
+    """No statement from this process: refused by SQLAlchemy, and by the driver anyway.
+
+    A server's socket becomes ``/dev/null``; SQLite's connection (a file, no
+    socket) gets an authorizer that denies every statement it would prepare.
+    """
 
     def refuse(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         raise RuntimeError(f"a compare worker may not use the database: {' '.join(statement.split())[:120]}")
@@ -694,6 +713,13 @@ def _cut_off(connection: Any) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, fd)
         os.close(null)
+    deny = getattr(connection.connection.dbapi_connection, "set_authorizer", None)  # sqlite3's
+    if deny is not None:
+        deny(_deny_all)
+
+
+def _deny_all(*args: Any) -> int:
+    return sqlite3.SQLITE_DENY
 
 
 def _sender(fd: int) -> Callable[[dict[str, Any]], None]:

@@ -247,40 +247,82 @@ def sqlite_read_in_bulk(connection: Connection) -> Iterator[None]:
             or "_get_table_sql" in vars(dialect) or "_get_table_pragma" in vars(dialect)):
         yield
         return
-    texts: dict[str | None, dict[str, str | None]] = {}
-    pragmas: dict[tuple[str, str], Rows | None] = {}
+    reads = SQLiteBulkReads(original_sql, original_pragma)
+    dialect._get_table_sql = reads.table_sql  # type: ignore[attr-defined]
+    dialect._get_table_pragma = reads.table_pragma  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del dialect._get_table_sql  # type: ignore[attr-defined]
+        del dialect._get_table_pragma  # type: ignore[attr-defined]
 
-    def table_sql(conn: Connection, table_name: str, schema: str | None = None, **kw: Any) -> Any:
-        if schema not in texts:
-            texts[schema] = _all_table_sql(conn, schema)
-        found = texts[schema]
+
+def sqlite_bulk_reads(connection: Connection) -> SQLiteBulkReads | None:
+    """The bulk reads answering ``connection``'s SQLite reflection now (:func:`sqlite_read_in_bulk`), if any."""
+    method = vars(connection.dialect).get("_get_table_pragma")
+    reads = getattr(method, "__self__", None)
+    return reads if isinstance(reads, SQLiteBulkReads) else None
+
+
+class SQLiteBulkReads:
+    """What :func:`sqlite_read_in_bulk` has read, and the dialect methods that answer from it."""
+
+    def __init__(self, original_sql: Callable[..., Any], original_pragma: Callable[..., Any]) -> None:
+        self.original_sql = original_sql
+        self.original_pragma = original_pragma
+        self.texts: dict[str | None, dict[str, str | None]] = {}
+        self.pragmas: dict[tuple[str, str], Rows | None] = {}
+
+    def table_sql(self, conn: Connection, table_name: str, schema: str | None = None, **kw: Any) -> Any:
+        found = self._texts(conn, schema)
         if table_name in found:
             return found[table_name]
-        return original_sql(conn, table_name, schema=schema, **kw)
+        return self.original_sql(conn, table_name, schema=schema, **kw)
 
-    def table_pragma(conn: Connection, pragma: str, table_name: str, schema: str | None = None) -> Any:
+    def table_pragma(self, conn: Connection, pragma: str, table_name: str, schema: str | None = None) -> Any:
         if pragma in BULK_PRAGMAS:
             # SQLAlchemy's order: the schema named, else main, then temp if main answered nothing.
-            answers = []
-            for database in (schema,) if schema is not None else ("main", "temp"):
-                if (pragma, database) not in pragmas:
-                    pragmas[(pragma, database)] = _all_pragma_rows(conn, pragma, database)
-                answers.append(pragmas[(pragma, database)])
+            answers = [self._rows(conn, pragma, database) for database in _databases(schema)]
             key = table_name.translate(_ASCII_FOLD)
             if None not in answers and any(key in rows for rows in answers if rows is not None):
                 for rows in answers:
                     if rows is not None and rows.get(key):
                         return rows[key]
                 return []
-        return original_pragma(conn, pragma, table_name, schema=schema)
+        return self.original_pragma(conn, pragma, table_name, schema=schema)
 
-    dialect._get_table_sql = table_sql  # type: ignore[attr-defined]
-    dialect._get_table_pragma = table_pragma  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        del dialect._get_table_sql  # type: ignore[attr-defined]
-        del dialect._get_table_pragma  # type: ignore[attr-defined]
+    def read_all(self, conn: Connection, schema: str | None, info_cache: dict[Any, Any]) -> bool:
+        """Read everything ``schema``'s tables' reflection needs now; whether every bulk read succeeded.
+
+        SQLAlchemy reads a partial index's ``CREATE INDEX`` text with a query of
+        its own, from ``get_indexes``: for each table with one, that is called
+        here as reflection calls it (alone, and for unique constraints with
+        the automatic indexes), into the inspector's cache ``info_cache``.
+        """
+        texts = self._texts(conn, schema)
+        if None in [self._rows(conn, pragma, database) for pragma in BULK_PRAGMAS for database in _databases(schema)]:
+            return False
+        folded = {name.translate(_ASCII_FOLD): name for name in texts}
+        for database in _databases(schema):
+            for key, rows in (self.pragmas[("index_list", database)] or {}).items():
+                if key in folded and any(len(row) >= 5 and row[4] for row in rows):
+                    for extra in ({}, {"include_auto_indexes": True}):
+                        conn.dialect.get_indexes(conn, folded[key], schema=schema, **extra, info_cache=info_cache)
+        return True
+
+    def _texts(self, conn: Connection, schema: str | None) -> dict[str, str | None]:
+        if schema not in self.texts:
+            self.texts[schema] = _all_table_sql(conn, schema)
+        return self.texts[schema]
+
+    def _rows(self, conn: Connection, pragma: str, database: str) -> Rows | None:
+        if (pragma, database) not in self.pragmas:
+            self.pragmas[(pragma, database)] = _all_pragma_rows(conn, pragma, database)
+        return self.pragmas[(pragma, database)]
+
+
+def _databases(schema: str | None) -> tuple[str, ...]:
+    return (schema,) if schema is not None else ("main", "temp")
 
 
 def _all_table_sql(connection: Connection, schema: str | None) -> dict[str, str | None]:

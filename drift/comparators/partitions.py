@@ -182,12 +182,14 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
 
 @contextlib.contextmanager
 def _kept() -> Iterator[None]:
-    """Nothing made meanwhile is garbage: no collection runs, and it is all set aside (frozen) at the end.
+    """No collection runs meanwhile, and what was made is set aside (frozen) at the end.
 
     The bulk reads make about a hundred objects per table, all kept until the
     comparison ends; a collection would look through them in vain, and a
-    worker would copy every page it wrote to while looking. ``compare.py``'s
-    :func:`~drift.compare.fewer_collections` puts them back at its end.
+    worker would copy every page it wrote to while looking. A chunk's
+    comparison makes next to no garbage until it ends (then its reflected
+    tables all go at once). ``compare.py``'s
+    :func:`~drift.compare.fewer_collections` puts it all back at its end.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -418,7 +420,10 @@ def _compare_shared(autogen_context: AutogenContext, schemas: set[str | None], c
         pool.fill()
         if state is not None:
             state.redirect(pool.tell)
-        found = set(_compare_chunk(autogen_context, schemas, chunks[0]))
+        # Like a worker's, this chunk's garbage waits: the first full collection after the comparison
+        # frees it (before then, compare.py's fewer_collections would only freeze it, after a walk).
+        with _kept():
+            found = set(_compare_chunk(autogen_context, schemas, chunks[0]))
         pool.slots = processes  # this process only waits from now on
         pool.wait()
     finally:

@@ -164,7 +164,7 @@ def shapes(statements: Sequence[str], top: int = TOP_SHAPES) -> list[list[Any]]:
 @dataclass(frozen=True)
 class Sample:
     seconds: float
-    cpu_seconds: float  # this process and its ended children: steadier than wall time on a busy machine
+    cpu_seconds: float  # the run's process and its ended children: steadier than wall time on a busy machine
     statements: int
     differences: int
     round_trips: int | None = None  # exchanges the delay proxy saw (None: no proxy)
@@ -226,15 +226,42 @@ def cpu_time() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def measure(tool: Tool, counter: StatementCounter, proxy: ProxyProcess | None = None) -> Sample:
+def measure(tool: Tool, counter: StatementCounter, proxy: ProxyProcess | None = None) -> tuple[Sample, list[Any]]:
+    """One timed run of ``tool`` in a forked child of this process; the sample and its statement shapes.
+
+    Every run starts from the same heap — the models imported, nothing
+    compared — as a new ``drift check`` process would, whatever ran before:
+    in one process, a run would inherit the freed but still mapped memory of
+    the runs before it (alembic's at 10,000 tables leaves the heap hundreds of
+    MB larger), which slows forking and page faults for the next. What the
+    tool keeps about its findings (``kinds``) comes back with the figures.
+    """
     gc.collect()
-    counter.reset()
     exchanges = proxy.stats()["exchanges"] if proxy else None
-    start, cpu = time.perf_counter(), cpu_time()
-    differences = tool()
-    seconds, cpu_seconds = time.perf_counter() - start, cpu_time() - cpu
+
+    def timed() -> dict[str, Any]:
+        counter.reset()
+        start, cpu = time.perf_counter(), cpu_time()
+        differences = tool()
+        seconds, cpu_seconds = time.perf_counter() - start, cpu_time() - cpu
+        kinds = getattr(tool, "kinds", None)
+        return {"seconds": seconds, "cpu_seconds": cpu_seconds, "statements": counter.count,
+                "differences": differences, "shapes": shapes(counter.statements), "kinds": kinds}
+
+    report = in_child(timed)
     round_trips = proxy.stats()["exchanges"] - exchanges if proxy and exchanges is not None else None
-    return Sample(seconds, cpu_seconds, counter.count, differences, round_trips)
+    if report["kinds"] is not None:
+        tool.kinds = _counters(report["kinds"])  # type: ignore[attr-defined]
+    sample = Sample(report["seconds"], report["cpu_seconds"], report["statements"], report["differences"],
+                    round_trips)
+    return sample, report["shapes"]
+
+
+def _counters(kinds: dict[str, Any]) -> Any:
+    """A tool's ``kinds`` back from JSON: a Counter, or a Counter per environment."""
+    if all(isinstance(value, dict) for value in kinds.values()) and kinds:
+        return {name: Counter(value) for name, value in kinds.items()}
+    return Counter(kinds)
 
 
 # --------------------------------------------------------------------------- peak memory
@@ -853,9 +880,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 names = list(tools)
                 shift = repetition % len(names)
                 for name in names[shift:] + names[:shift]:
-                    sample = measure(tools[name], counter, proxy)
+                    sample, statement_shapes = measure(tools[name], counter, proxy)
                     results[name].samples.append(sample)
-                    results[name].statement_shapes = shapes(counter.statements)
+                    results[name].statement_shapes = statement_shapes
                     trips = f", {sample.round_trips} round trips" if sample.round_trips is not None else ""
                     progress(f"run {repetition + 1}/{args.repeat} {name}: {sample.seconds:.2f} s "
                              f"(CPU {sample.cpu_seconds:.2f} s), "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -343,3 +344,26 @@ def test_compare_processes_refuses_nonsense(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.ini").write_text(f"[drift]\ncompare_processes = {value}\n\n[dev]\nurl = sqlite:///x.db\n")
     with pytest.raises(ConfigError, match="compare_processes must be auto or a whole number"):
         compare_processes_setting(Config.load(tmp_path / "config.ini"))
+
+
+def test_the_pool_runs_no_more_workers_at_once_than_it_may() -> None:
+    # Five chunks' workers, two at a time: each sleeps, answers and exits; none starts before a slot is free.
+    pool = partitions._Pool(None, slots=2)
+
+    def work(fd: int) -> None:
+        time.sleep(0.2)
+        partitions._sender(fd)({"tables": [["s", "t"]], "memory": 1000})
+        os._exit(0)
+
+    pool.queue.extend((index, work) for index in range(1, 6))
+    try:
+        pool.wait()
+    finally:
+        pool.end()
+    assert [w.index for w in pool.workers] == [1, 2, 3, 4, 5]
+    assert all(w.tables == {("s", "t")} for w in pool.workers)
+    for worker in pool.workers:
+        running = [o for o in pool.workers if o.started <= worker.started < o.finished]
+        assert len(running) <= 2
+    # The most memory held at once: two workers' worth, not five.
+    assert partitions._most_at_once(pool.workers) == 2000

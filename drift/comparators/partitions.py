@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 #: Below this many tables a check takes well under a second and forking is not worth it.
 MIN_TABLES = 300
 
-#: Forked worker processes at most (besides the process itself), whatever the number of CPUs.
+#: Forked workers running at once at most (besides the process itself), whatever the number of CPUs.
 MAX_WORKERS = 7
 
 #: Dialects whose whole schema is read ahead in bulk (SQLite's by :func:`.prefetch.sqlite_read_in_bulk`).
@@ -151,7 +151,7 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
         return PriorityDispatchResult.CONTINUE
     _local.plan = None  # once per comparison
     workers, stats = plan
-    reason = _cannot_fork(autogen_context, schemas)
+    reason = _cannot_fork(autogen_context)
     if reason:
         stats.reason = reason
         return PriorityDispatchResult.CONTINUE
@@ -165,8 +165,11 @@ def split(autogen_context: AutogenContext, upgrade_ops: Any, schemas: set[str | 
     ordered = sorted(keys, key=lambda key: (key[0] or "", key[1]))
     processes = min(workers, MAX_WORKERS + 1, len(ordered))
     with _kept():  # what is read ahead stays for the whole comparison: no collection looks through it
-        _read_ahead(autogen_context, in_database)
-        chunks = _chunks(autogen_context, ordered, processes, database_keys)
+        reason = _read_ahead(autogen_context, in_database)
+    if reason:
+        stats.reason = reason
+        return PriorityDispatchResult.CONTINUE
+    chunks = _chunks(autogen_context, ordered, processes, database_keys)
     found, failed, memory = _compare_shared(autogen_context, schemas, chunks, processes)
     candidates = set(found)
     for index in failed:
@@ -201,7 +204,7 @@ def _kept() -> Iterator[None]:
             gc.enable()
 
 
-def _cannot_fork(autogen_context: AutogenContext, schemas: set[str | None]) -> str:
+def _cannot_fork(autogen_context: AutogenContext) -> str:
     dialect = autogen_context.dialect
     connection = autogen_context.connection
     if dialect is None or connection is None or dialect.name not in DIALECTS:
@@ -212,17 +215,11 @@ def _cannot_fork(autogen_context: AutogenContext, schemas: set[str | None]) -> s
     if others:
         return "other threads are running"
     if dialect.name == "sqlite":
-        # No socket to cut: a worker never uses the connection, which SQLAlchemy refuses it anyway.
-        reads = sqlite_bulk_reads(connection)
-        if reads is None:
-            return "SQLite's reflection is not read in bulk"
-        info_cache = autogen_context.inspector.info_cache
-        if not all(reads.read_all(connection, schema, info_cache) for schema in sorted(schemas, key=lambda s: s or "")):
-            return "a bulk read of SQLite's catalogue failed"
-        return ""
+        # No socket to cut: a worker's connection denies every statement (_cut_off).
+        return "" if sqlite_bulk_reads(connection) is not None else "SQLite's reflection is not read in bulk"
     if _socket_fd(connection) is None:
         return "the driver's socket is unknown"
-    if _table_by_table(autogen_context) and not multi_statements(autogen_context.connection):
+    if _table_by_table(autogen_context) and not multi_statements(connection):
         return "table definitions are not fetched ahead (no multi-statement batches)"
     return ""
 
@@ -271,20 +268,25 @@ def _model_tables(autogen_context: AutogenContext) -> set[TableKey]:
     return {(_plain_schema(table.schema, default), table.name) for table in autogen_context.sorted_tables}
 
 
-def _read_ahead(autogen_context: AutogenContext, in_database: dict[str | None, set[TableKey]]) -> None:
-    """Make every read a table comparison may need, before forking: alembic's bulk reads, then drift's.
+def _read_ahead(autogen_context: AutogenContext, in_database: dict[str | None, set[TableKey]]) -> str:
+    """Make every read a table comparison may need, before forking; why it cannot be shared after all, or "".
 
-    Alembic's tables comparator makes its bulk reads with the same table names
-    and so finds them all cached, in the workers and in the parent.
+    SQLite's catalogue rows, or alembic's bulk reads, then drift's. Alembic's
+    tables comparator makes its bulk reads with the same table names and so
+    finds them all cached, in the workers and in the parent.
     """
     inspector = autogen_context.inspector
+    sqlite = sqlite_bulk_reads(autogen_context.connection)  # None but on SQLite
     bulk = not _table_by_table(autogen_context)
     for schema, keys in sorted(in_database.items(), key=lambda item: item[0] or ""):
+        if sqlite is not None and not sqlite.read_all(autogen_context.connection, schema, inspector.info_cache):
+            return "a bulk read of SQLite's catalogue failed"
         if bulk:
             available = set(inspector.get_table_names(schema=schema))
             _bulk_reads_on_two_sessions(autogen_context, schema, [name for _, name in keys], available)
         for read in SCHEMA_READS:
             read(autogen_context, schema)
+    return ""
 
 
 #: Alembic's bulk reads that a second session makes meanwhile (about half the server's time).
@@ -336,7 +338,7 @@ def _table_by_table(autogen_context: AutogenContext) -> bool:
 
 @contextlib.contextmanager
 def _own_tables_only(autogen_context: AutogenContext, part: set[TableKey]) -> Iterator[None]:
-    """MariaDB/MySQL: bulk reads cover the tables of ``part`` (as it is at each read), not the whole schema.
+    """MariaDB/MySQL and SQLite: bulk reads cover the tables of ``part``, not the whole schema.
 
     Meanwhile only; elsewhere the inspector's bulk reads are left as they are.
     """

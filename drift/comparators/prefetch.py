@@ -284,11 +284,8 @@ class SQLiteBulkReads:
             # SQLAlchemy's order: the schema named, else main, then temp if main answered nothing.
             answers = [self._rows(conn, pragma, database) for database in _databases(schema)]
             key = table_name.translate(_ASCII_FOLD)
-            if None not in answers and any(key in rows for rows in answers if rows is not None):
-                for rows in answers:
-                    if rows is not None and rows.get(key):
-                        return rows[key]
-                return []
+            if None not in answers and any(key in rows for rows in answers):
+                return next((rows[key] for rows in answers if rows.get(key)), [])
         return self.original_pragma(conn, pragma, table_name, schema=schema)
 
     def read_all(self, conn: Connection, schema: str | None, info_cache: dict[Any, Any]) -> bool:

@@ -38,6 +38,7 @@ import logging
 import threading
 import tokenize
 from dataclasses import dataclass, replace
+from pathlib import Path
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
@@ -51,6 +52,7 @@ from .config import Config, Environment
 from .errors import ConfigError, first_line
 from .findings import Finding, findings_by_cause, plain
 from .history import MigrationState, Revision, RevisionGraph
+from .layercache import LayerCache
 from .loading import AlembicProject
 from .scratch import (
     Baseline,
@@ -178,6 +180,7 @@ class Attributor:
         step_limit: int = STEP_LIMIT,
         baseline: Baseline | None = None,
         shared: SharedLayers | None = None,
+        disk: LayerCache | None = None,
     ) -> None:
         self.project = project
         self.metadata = metadata
@@ -187,6 +190,7 @@ class Attributor:
         self.baseline = baseline
         self.cache: dict[CacheKey, Layer] = {}
         self.shared = shared
+        self.disk = disk
 
     @classmethod
     def for_config(
@@ -207,8 +211,12 @@ class Attributor:
         baseline = resolve_baseline(environment, config.settings, config.root)
         if baseline is not None and baseline.revision:
             baseline = replace(baseline, revision=_revision_named(graph, baseline))
-        return cls(project, metadata, graph, use_env_py=_flag(with_env_py, "scratch_use_env_py"), baseline=baseline,
-                   shared=shared)
+        use_env_py = _flag(with_env_py, "scratch_use_env_py")
+        folder = _cache_folder(config)
+        disk = None if folder is None else LayerCache(
+            folder, project, metadata, [config.models, *config.model_modules], use_env_py=use_env_py, baseline=baseline,
+        )
+        return cls(project, metadata, graph, use_env_py=use_env_py, baseline=baseline, shared=shared, disk=disk)
 
     def attribute(
         self,
@@ -316,6 +324,7 @@ class Attributor:
         self, target: ScratchTarget, steps: tuple[Step, ...], complete: bool, reason: str | None,
         family: str, base: str, script: SqlScript | None, section: str,
     ) -> Built:
+        stored = self._from_disk(target, base, steps)
         if all((family, base, step.revisions) in self.cache for step in steps):
             return Built(steps, tuple(self.cache[(family, base, s.revisions)] for s in steps), complete, reason)
 
@@ -339,7 +348,7 @@ class Attributor:
                     try:
                         for rev_id in step.targets:
                             upgrade(conn, self.project, rev_id, metadata=self.metadata, use_env_py=self.use_env_py)
-                        layers.append(self._layer(conn, family, base, step))
+                        layers.append(self._layer(conn, family, base, step, stored))
                     except ScratchError as exc:
                         message = exc.message + self._replay_hint(exc, section)
                         log.warning("%s", message)
@@ -372,7 +381,23 @@ class Attributor:
             )
         return f"; if the tables it changes were made before the migrations, a baseline is needed: {settings}"
 
-    def _layer(self, conn: Any, family: str, base: str, step: Step) -> Layer:
+    def _from_disk(self, target: ScratchTarget, base: str, steps: tuple[Step, ...]) -> dict[tuple[str, ...], str]:
+        """Take the steps' layers that ``scratch_cache`` has into the cache; returns the disk key of each step."""
+        if self.disk is None:
+            return {}
+        keys: dict[tuple[str, ...], str] = {}
+        for step in steps:
+            key = self.disk.key(target, base, step.revisions)
+            if key is None:
+                return {}
+            keys[step.revisions] = key
+            if (target.family, base, step.revisions) not in self.cache:
+                layer = self.disk.get(key, target.family, step.revisions)
+                if layer is not None:
+                    self.cache[(target.family, base, step.revisions)] = layer
+        return keys
+
+    def _layer(self, conn: Any, family: str, base: str, step: Step, stored: Mapping[tuple[str, ...], str]) -> Layer:
         cached = self.cache.get((family, base, step.revisions))
         if cached is not None:
             return cached
@@ -384,6 +409,8 @@ class Attributor:
             conn.rollback()
         layer = Layer(family, step.revisions, comparison.findings)
         self.cache[(family, base, step.revisions)] = layer
+        if self.disk is not None and step.revisions in stored:
+            self.disk.put(stored[step.revisions], layer)
         log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
         return layer
 
@@ -713,3 +740,19 @@ __all__ = [
     "finding_key",
     "findings_by_cause",
 ]
+
+
+def _cache_folder(config: Config) -> Path | None:
+    """``[drift] scratch_cache``, relative to config.ini's folder; ``None`` when it is not set."""
+    value = (config.settings.get("scratch_cache") or "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_absolute():
+        folder = config.root / folder
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(
+            f"[drift] scratch_cache = {value} is a file, not a folder; "
+            "name a folder for drift to keep built scratch schemas in, or remove the setting"
+        )
+    return folder

@@ -99,6 +99,11 @@ class Risk:
             "code": self.code,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Risk":
+        """The inverse of :meth:`to_dict` (``evidence`` comes back as plain JSON values)."""
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
 
 def worst(severities: Iterable[str]) -> str:
     """The most severe of ``severities`` (``info`` when empty)."""
@@ -170,6 +175,13 @@ class Finding:
             "downgrade_code": self.downgrade_code,
             "risks": [r.to_dict() for r in self.risks],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
+        """The inverse of :meth:`to_dict`: the same finding, its sides as plain JSON values; ``id`` is recomputed."""
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.init and f.name in data}
+        values["risks"] = tuple(Risk.from_dict(r) for r in data.get("risks") or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)

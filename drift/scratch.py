@@ -43,6 +43,7 @@ import re
 import secrets as _random
 import shutil
 import signal
+import sqlite3
 import tempfile
 import threading
 import traceback
@@ -259,6 +260,24 @@ def _admin_engine(target: ScratchTarget) -> Engine:
 
 def _quoted(engine: Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote_identifier(name)
+
+
+def server_version(target: ScratchTarget) -> str:
+    """What builds ``target``'s scratch databases: the server's product and version, or SQLite's library."""
+    if target.family == "sqlite":
+        return f"sqlite {sqlite3.sqlite_version}"
+    engine = _admin_engine(target)
+    try:
+        with engine.connect() as conn:
+            dialect = conn.dialect
+            product = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+            return f"{product} {'.'.join(str(part) for part in dialect.server_version_info or ())}"
+    except DBAPIError as exc:
+        raise ScratchUnavailableError(
+            f"cannot connect to the scratch server {target.masked_server}: {secrets.mask(first_line(exc.orig))}"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def _create(target: ScratchTarget, name: str, attempted: list[bool]) -> None:

@@ -1,0 +1,296 @@
+"""Scratch layers kept on disk between runs, keyed by everything that makes them.
+
+A *layer* is what comparing the models with the schema the migrations build
+at some revisions finds (:class:`drift.causes.Layer`). Building one takes a
+scratch database and a run of the migrations — on a long history, most of a
+check. A nightly run over unchanged migrations and models builds the same
+layers night after night; with
+
+.. code-block:: ini
+
+    [drift]
+    scratch_cache = .drift-cache
+
+each layer is written to that folder as a JSON file and read back whenever
+everything it depends on is unchanged. That is, hashed into the file's name:
+
+* the cache format, drift (its version and its source), alembic's and
+  SQLAlchemy's versions;
+* the dialect family, the scratch server (masked) and its version;
+* every file under the Alembic script directory and the version locations —
+  the migrations themselves, ``env.py``, ``script.py.mako`` — path and content;
+* whether the migrations run through ``env.py``, the version table, the
+  baseline (its setting and dump digest, or its models' source and DDL);
+* the models: the source of the packages they are imported from, and the DDL
+  their MetaData compiles to for the dialect;
+* the revisions the layer stands for.
+
+Anything else changes nothing a layer holds: the live database is never part
+of a layer. Files not read for :data:`KEEP_DAYS` days are removed when a new
+one is written. A file that cannot be read or parsed is a miss, never an
+error; a folder that cannot be written is a warning, and the check goes on.
+Each file is written beside its final name and renamed into place, so checks
+running at once (``parallel = processes``) never read half a file.
+
+>>> cache = LayerCache(Path(".drift-cache"), project, metadata, ["models"])   # doctest: +SKIP
+>>> key = cache.key(target, base="", revisions=("0002_task_due_date",))        # doctest: +SKIP
+>>> cache.get(key, "sqlite", ("0002_task_due_date",)) is None                  # first run  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import alembic
+import sqlalchemy
+from sqlalchemy import MetaData
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from . import __version__
+from .findings import Finding
+from .scratch import Baseline, ScratchError, ScratchTarget, server_version
+
+if TYPE_CHECKING:
+    from .causes import Layer
+    from .loading import AlembicProject
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever what a file holds, or how a key is made, changes.
+FORMAT = 1
+#: A layer file not read for this many days is removed when another is written.
+KEEP_DAYS = 30
+PREFIX = "layer-"
+
+
+class LayerCache:
+    """Layers in ``folder``, one JSON file each, named by a digest of what built them.
+
+    ``model_modules`` are the modules the models are imported from (as
+    ``[drift] models`` and ``model_modules`` name them): the source of their
+    top-level packages is part of every key.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        project: AlembicProject,
+        metadata: MetaData,
+        model_modules: Sequence[str],
+        *,
+        use_env_py: bool = False,
+        baseline: Baseline | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.project = project
+        self.metadata = metadata
+        self.model_modules = tuple(model_modules)
+        self.use_env_py = use_env_py
+        self.baseline = baseline
+        self._targets: dict[tuple[str, str], str | None] = {}
+        self._guard = threading.Lock()
+        self._warned = False
+
+    def key(self, target: ScratchTarget, base: str, revisions: Sequence[str]) -> str | None:
+        """The digest naming the layer at ``revisions`` built on ``target``; ``None`` when there can be none.
+
+        There is none when the scratch server cannot be reached (its version
+        is part of the key; the build then fails as it would have) or the
+        models cannot be compiled for the dialect.
+        """
+        prefix = self._target_digest(target)
+        if prefix is None:
+            return None
+        return _digest([prefix, base, list(revisions)])
+
+    def get(self, key: str, family: str, revisions: Sequence[str]) -> Layer | None:
+        """The layer stored under ``key``, or ``None`` (not there, unreadable, or not what the key says)."""
+        from .causes import Layer
+
+        path = self._path(key)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if (document.get("format") != FORMAT or document.get("family") != family
+                    or document.get("revisions") != list(revisions)):
+                log.debug("scratch_cache: %s is not the layer its name says; ignored", path.name)
+                return None
+            findings = tuple(Finding.from_dict(f) for f in document["findings"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.debug("scratch_cache: %s cannot be read (%s); building it again", path.name, exc)
+            return None
+        try:
+            os.utime(path)  # read now: kept another KEEP_DAYS
+        except OSError:
+            pass
+        log.info("scratch schema at %s: from scratch_cache", ", ".join(revisions) or "base")
+        return Layer(family, tuple(revisions), findings)
+
+    def put(self, key: str, layer: Layer) -> None:
+        """Store ``layer`` under ``key``; a folder that cannot be written is a warning, once."""
+        document = {
+            "format": FORMAT,
+            "family": layer.family,
+            "revisions": list(layer.revisions),
+            "drift": __version__,
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "findings": [f.to_dict() for f in layer.findings],
+        }
+        path = self._path(key)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".json", dir=self.folder)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(document, out, indent=1, sort_keys=True, default=str)
+                os.replace(temporary, path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            with self._guard:
+                warned, self._warned = self._warned, True
+            if not warned:
+                log.warning("scratch_cache: cannot write to %s (%s); scratch schemas are built every time",
+                            self.folder, exc.strerror or exc)
+            return
+        self._prune()
+
+    # ----------------------------------------------------------------------- keys
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{PREFIX}{key[:40]}.json"
+
+    def _target_digest(self, target: ScratchTarget) -> str | None:
+        slot = (target.family, target.masked_server)
+        with self._guard:
+            if slot in self._targets:
+                return self._targets[slot]
+        try:
+            digest = _digest([
+                FORMAT, __version__, _drift_source(), alembic.__version__, sqlalchemy.__version__,
+                target.family, target.masked_server, server_version(target),
+                self.use_env_py, self.project.version_table, self.project.version_table_schema,
+                _files_digest(_script_locations(self.project)),
+                _models_digest(self.metadata, self.model_modules, target),
+                _baseline_digest(self.baseline, target),
+            ])
+        except ScratchError as exc:
+            log.debug("scratch_cache not used: %s", exc.message)
+            digest = None
+        except Exception as exc:  # a model that does not compile for the dialect: no key, no cache
+            log.info("scratch_cache not used for %s: the models do not compile for it (%s: %s)",
+                     target.family, type(exc).__name__, exc)
+            digest = None
+        with self._guard:
+            self._targets[slot] = digest
+        return digest
+
+    def _prune(self) -> None:
+        horizon = time.time() - KEEP_DAYS * 86400
+        try:
+            entries = list(self.folder.glob(f"{PREFIX}*.json"))
+        except OSError:
+            return
+        for path in entries:
+            try:
+                if path.stat().st_mtime < horizon:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------- what goes into a key
+
+
+def _digest(parts: Iterable[Any]) -> str:
+    return hashlib.sha256(json.dumps(list(parts), default=str).encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _drift_source() -> str:
+    """drift's own files: a change to how drift compares is a change to every layer."""
+    return _files_digest([Path(__file__).resolve().parent])
+
+
+def _files_digest(roots: Iterable[Path]) -> str:
+    """Every file under ``roots`` (bytecode and hidden folders aside), by path relative to its root, and content."""
+    digest = hashlib.sha256()
+    for number, root in enumerate(roots):
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix not in (".pyc", ".pyo")
+            and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(root).parts)
+        )
+        for path in files:
+            relative = path.name if path == root else path.relative_to(root).as_posix()
+            digest.update(f"{number}:{relative}\0".encode("utf-8"))
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _script_locations(project: AlembicProject) -> list[Path]:
+    """The script directory and any version locations outside it."""
+    root = Path(project.script.dir).resolve()
+    roots = [root]
+    for location in project.script.version_locations or ():
+        path = Path(location).resolve()
+        if path.exists() and root not in path.parents and path != root:
+            roots.append(path)
+    return roots
+
+
+def _sources(module_names: Iterable[str]) -> str:
+    """The source of each named module's top-level package (or the module's file, for a top-level module)."""
+    roots: list[Path] = []
+    for name in sorted({n.partition(":")[0].split(".")[0] for n in module_names if n}):
+        module = sys.modules.get(name)
+        locations = list(getattr(module, "__path__", None) or ())
+        if not locations and getattr(module, "__file__", None):
+            locations = [module.__file__]
+        roots.extend(Path(p).resolve() for p in locations)
+    return _files_digest(roots)
+
+
+def _schema_digest(metadata: MetaData, dialect: Any) -> str:
+    """The DDL ``metadata`` compiles to, with what DDL leaves out: comments and enum values."""
+    digest = hashlib.sha256()
+    for table in sorted(metadata.tables.values(), key=lambda t: t.key):
+        digest.update(str(CreateTable(table).compile(dialect=dialect)).encode("utf-8"))
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode("utf-8"))
+        extras = [table.comment, [(c.key, c.comment, list(getattr(c.type, "enums", None) or ())) for c in table.columns]]
+        digest.update(json.dumps(extras, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _dialect(target: ScratchTarget) -> Any:
+    if target.server_url is not None:
+        return target.server_url.get_dialect()()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
+
+
+def _models_digest(metadata: MetaData, module_names: Sequence[str], target: ScratchTarget) -> str:
+    return _digest([_sources(module_names), _schema_digest(metadata, _dialect(target))])
+
+
+def _baseline_digest(baseline: Baseline | None, target: ScratchTarget) -> str:
+    """A Base or MetaData baseline's source and DDL; a dump's digest is in the layer's ``base`` already."""
+    if baseline is None or baseline.metadata is None:
+        return ""
+    return _digest([_sources([baseline.value]), _schema_digest(baseline.metadata, _dialect(target))])

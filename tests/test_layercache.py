@@ -1,0 +1,161 @@
+"""drift.layercache: scratch layers kept on disk (``[drift] scratch_cache``), on SQLite, PostgreSQL and MariaDB.
+
+Each test runs the example application of ``test_causes`` with a cache
+folder: the first check builds its scratch schemas and stores them, the next
+builds nothing and gives every finding the same cause; changing what a layer
+is made of (a migration, the models) builds again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scenarios import logging_kept
+from test_causes import NICKNAME, USER_EMAIL, Example, causes_of
+from test_causes import _restore_sys_path, example  # noqa: F401  (the fixtures this module's tests use)
+from drift import layercache
+from drift.cli import cli
+from drift.findings import Finding, Risk
+
+THREE_CAUSES = {
+    "tasks.due_date": "pending_migration",
+    "users.email": "missing_migration",
+    "users.nickname": "out_of_band",
+}
+
+
+def cached(project: Example) -> list[Path]:
+    return sorted((project.root / "cache").glob("layer-*.json"))
+
+
+@pytest.fixture
+def behind(example: Example, monkeypatch: pytest.MonkeyPatch) -> Example:  # noqa: F811
+    """At 0001 with a hand-made column: one finding of each cause; scratch_cache = cache.
+
+    The models are imported afresh, from this copy of the example, as a new ``drift check`` would.
+    """
+    for name in [n for n in sys.modules if n == "models" or n.startswith("models.")]:
+        monkeypatch.delitem(sys.modules, name)
+    example.configure(drift_lines="scratch_cache = cache")
+    example.migrate("0001_initial")
+    example.execute(NICKNAME)
+    return example
+
+
+def test_the_second_check_builds_nothing_and_tells_the_same_causes(behind: Example) -> None:
+    first = behind.check()
+    assert causes_of(first) == THREE_CAUSES
+    assert len(behind.made) == 1 and behind.scratch_gone()
+    files = cached(behind)
+    assert len(files) == 2  # the recorded revision's layer and head's
+    assert sorted(json.loads(p.read_text())["revisions"] for p in files) == [["0001_initial"], ["0002_task_due_date"]]
+
+    second = behind.check()
+    assert len(behind.made) == 1  # no scratch database this time
+    assert [(f.id, f.cause, f.cause_detail) for f in second.findings] == [
+        (f.id, f.cause, f.cause_detail) for f in first.findings
+    ]
+    assert second.notes == first.notes
+    assert cached(behind) == files
+
+
+def test_a_new_migration_builds_again(behind: Example) -> None:
+    behind.check()
+    behind.add_revision("0003_user_email", USER_EMAIL)
+    report = behind.check()
+    assert len(behind.made) == 2
+    assert causes_of(report) == {**THREE_CAUSES, "users.email": "pending_migration"}
+    assert len(cached(behind)) == 2 + 3  # 0001, 0002 and 0003 again, under the new history's key
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+@pytest.mark.parametrize("change", ["migration", "models"])
+def test_a_changed_file_builds_again(behind: Example, change: str) -> None:
+    behind.check()
+    edited = (behind.root / "alembic" / "versions" / "0001_initial.py" if change == "migration"
+              else behind.root / "models" / "__init__.py")
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert causes_of(behind.check()) == THREE_CAUSES
+    assert len(behind.made) == 2
+    assert len(cached(behind)) == 4
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_an_unreadable_file_is_built_again_and_replaced(behind: Example) -> None:
+    behind.check()
+    damaged = cached(behind)[0]
+    damaged.write_text('{"format": 1, "findings": [', encoding="utf-8")
+    assert causes_of(behind.check()) == THREE_CAUSES
+    assert len(behind.made) == 2
+    assert json.loads(damaged.read_text())["format"] == layercache.FORMAT
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_files_not_read_for_a_month_are_removed_when_another_is_written(behind: Example) -> None:
+    folder = behind.root / "cache"
+    folder.mkdir()
+    old, fresh = folder / "layer-old.json", folder / "layer-fresh.json"
+    for path in (old, fresh):
+        path.write_text("{}", encoding="utf-8")
+    month_ago = time.time() - (layercache.KEEP_DAYS + 1) * 86400
+    os.utime(old, (month_ago, month_ago))
+    behind.check()
+    assert not old.exists() and fresh.exists()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_a_file_where_the_folder_should_be_is_a_clear_error(behind: Example) -> None:
+    (behind.root / "cache").write_text("not a folder", encoding="utf-8")
+    with logging_kept():
+        result = CliRunner().invoke(cli, ["check", "--env", "prod", "--config", str(behind.config_path)])
+    assert result.exit_code == 2
+    assert "scratch_cache = cache is a file, not a folder" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_a_folder_that_cannot_be_written_is_a_warning_and_the_check_goes_on(
+    behind: Example, caplog: pytest.LogCaptureFixture
+) -> None:
+    behind.configure(drift_lines="scratch_cache = cache/inside-a-file")
+    (behind.root / "cache").write_text("a file: nothing can be made inside it", encoding="utf-8")
+    assert causes_of(behind.check()) == THREE_CAUSES
+    assert "cannot write to" in caplog.text and caplog.text.count("cannot write to") == 1
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_the_key_is_the_same_in_a_new_process(behind: Example) -> None:
+    """Two ``drift check`` processes: the second reads what the first stored, and makes no scratch database."""
+    command = [sys.executable, "-m", "drift", "check", "--env", "prod", "--config", str(behind.config_path),
+               "--format", "json", "--debug"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), str(behind.root)])}
+    first = subprocess.run(command, capture_output=True, text=True, cwd=behind.root, env=environment, timeout=120)
+    assert first.returncode == 1, first.stderr
+    assert "scratch database:" in first.stderr and len(cached(behind)) == 2
+    second = subprocess.run(command, capture_output=True, text=True, cwd=behind.root, env=environment, timeout=120)
+    assert second.returncode == 1, second.stderr
+    assert "scratch database:" not in second.stderr
+    assert second.stderr.count("from scratch_cache") == 2
+    findings = [json.loads(run.stdout)["findings"] for run in (first, second)]
+    assert findings[0] == findings[1]
+    assert {f["name"]: f["cause"] for f in findings[1]} == {"due_date": "pending_migration", "email": "missing_migration",
+                                                             "nickname": "out_of_band"}
+
+
+def test_findings_round_trip_through_their_dicts() -> None:
+    finding = Finding(
+        kind="modify_nullable", table="t", name="c", schema="s", object_type="column", message="m",
+        models={"nullable": False, "type": "VARCHAR(10)"}, database={"nullable": True}, severity="warning",
+        cause="out_of_band", cause_detail="d", upgrade_code="op.x()", downgrade_code="op.y()",
+        risks=(Risk("r", "danger", "3 rows are NULL", {"rows": 3}, True, "backfill", "op.execute('UPDATE')"),),
+    )
+    assert Finding.from_dict(finding.to_dict()) == finding
+    assert Finding.from_dict(json.loads(json.dumps(finding.to_dict()))).to_dict() == finding.to_dict()

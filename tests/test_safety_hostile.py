@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL
 
 import drift
 import faults
+from drift import secrets
 from faults import restore_logging_and_imports  # noqa: F401  (autouse)
 from drift.cli import cli
 from drift.findings import Report
@@ -63,6 +64,14 @@ NAME = st.lists(st.sampled_from(FRAGMENTS) | PLAIN, min_size=1, max_size=4).map(
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 TINY = 'metadata = MetaData()\nTable("t", metadata, Column("id", Integer, primary_key=True))\n'
+
+
+@pytest.fixture(autouse=True)
+def fresh_secret_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no registered secret: the fuzzed config files register passwords drawn from the
+    same fragments as the hostile names, and a name that equals an earlier test's password is rightly masked."""
+    monkeypatch.setattr(secrets, "_secrets", set())
+    monkeypatch.setattr(secrets, "_pattern", None)
 
 
 # --------------------------------------------------------------------------- config files and environment values

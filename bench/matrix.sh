@@ -36,6 +36,7 @@ CASES=(
   "pg-2000-rtt2|--dialect postgresql --tables 2000 --rtt-ms 2 --repeat 2 --tools alembic,drift_models_loaded --memory none"
   "mariadb-2000-rtt2|--dialect mariadb --tables 2000 --rtt-ms 2 --repeat 2 --tools alembic,drift_models_loaded --memory none"
   "pair|--dialect postgresql --tables 2000 --pair --repeat 2 --tools alembic --memory none"
+  "pair-serial|--dialect postgresql --tables 2000 --pair --repeat 2 --tools alembic --memory none --compare-processes 1"
 )
 
 # SMOKE=1: every case on a few dozen tables, one repeat, into another folder: checks the driver in a minute.
@@ -56,6 +57,7 @@ result_file() {
   case "$1" in
     pg-*) echo "$RESULTS/postgresql-${1#pg-}.json" ;;
     pair) echo "$RESULTS/postgresql-2000-pair.json" ;;
+    pair-serial) echo "$RESULTS/postgresql-2000-pair-serial.json" ;;
     *) echo "$RESULTS/$1.json" ;;
   esac
 }

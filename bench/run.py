@@ -613,11 +613,13 @@ def server_version(url: URL) -> str:
 # --------------------------------------------------------------------------- the drift project
 
 
-def write_project(root: Path, url: URL, tables: int, seed: int, dev_url: URL | None = None) -> Path:
+def write_project(root: Path, url: URL, tables: int, seed: int, dev_url: URL | None = None,
+                  compare_processes: int | None = None) -> Path:
     """A minimal project drift can check: config.ini, a models module, alembic.ini, no migrations.
 
     With ``dev_url`` config.ini also has ``dev`` (that SQLite file) and
-    ``prod`` (the same database as ``bench``), as the example app has.
+    ``prod`` (the same database as ``bench``), as the example app has;
+    ``compare_processes`` goes to ``[drift]`` when given.
     """
     shutil.copyfile(Path(schema.__file__), root / f"{SCHEMA_MODULE}.py")
     (root / f"{MODELS_MODULE}.py").write_text(
@@ -635,7 +637,9 @@ def write_project(root: Path, url: URL, tables: int, seed: int, dev_url: URL | N
         "[drift]\n"
         f"models = {MODELS_MODULE}:metadata\n"
         f"model_modules = {MODELS_MODULE}\n"
-        "alembic_ini = alembic.ini\n\n"
+        "alembic_ini = alembic.ini\n"
+        + ("" if compare_processes is None else f"compare_processes = {compare_processes}\n")
+        + "\n"
         f"[{ENVIRONMENT}]\n"
         f"url = {url.render_as_string(hide_password=False)}\n"
         f"statement_timeout = {STATEMENT_TIMEOUT}\n"
@@ -798,12 +802,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "tracemalloc (Python allocations; several times slower) or none")
     parser.add_argument("--no-memory", action="store_const", const="none", dest="memory",
                         help="same as --memory none")
+    parser.add_argument("--compare-processes", type=int, metavar="N",
+                        help="set compare_processes = N in the project's [drift] (default: not set, so auto: a "
+                             "CPU each); 1 keeps every check in one process, which isolates the multi-environment "
+                             "runner's own concurrency in a --pair run")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="also run each tool once under cProfile and write DIR/<tool>.prof")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
     if args.tables < 1 or args.repeat < 1:
         parser.error("--tables and --repeat must be at least 1")
+    if args.compare_processes is not None and args.compare_processes < 1:
+        parser.error("--compare-processes must be at least 1")
     if args.rtt_ms < 0:
         parser.error("--rtt-ms cannot be negative")
     if args.rtt_ms and args.dialect == "sqlite":
@@ -848,7 +858,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         project = workdir / "project"
         project.mkdir()
-        config = write_project(project, tool_url, args.tables, args.seed, dev_url)
+        config = write_project(project, tool_url, args.tables, args.seed, dev_url, args.compare_processes)
         # The models module, imported here as drift would import it: its MetaData is alembic's too.
         sys.path.insert(0, str(project))
         start = time.perf_counter()
@@ -909,6 +919,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "repeat": args.repeat,
             "rtt_ms": args.rtt_ms,
             "rtt_ms_measured": measured_ms,
+            "compare_processes": args.compare_processes or "auto",
             "select1_direct_ms": direct_ms,
             "memory_method": None if args.memory == "none" else args.memory,
             "machine": machine(args.drift_revision),

@@ -2,7 +2,7 @@
 # The whole recorded benchmark matrix (issue 9), one case after another, each writing bench/results/<case>.json;
 # then the summary, ready to paste into bench/README.md.
 #
-#   bench/matrix.sh                  # every case (20-45 minutes on a 2-core machine, see bench/README.md)
+#   bench/matrix.sh                  # every case (14-45 minutes on a 2-core machine, see bench/README.md)
 #   bench/matrix.sh pg-2000 pair     # only the cases named
 #   bench/matrix.sh --list           # the cases and their exact commands, without running anything
 #   SMOKE=1 bench/matrix.sh          # every case on a few dozen tables, into $TMPDIR/drift-bench-smoke/

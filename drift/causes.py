@@ -52,7 +52,7 @@ from .config import Config, Environment
 from .errors import ConfigError, first_line
 from .findings import Finding, findings_by_cause, plain
 from .history import MigrationState, Revision, RevisionGraph
-from .layercache import LayerCache
+from .layercache import LayerCache, SharedLayersOnDisk
 from .loading import AlembicProject
 from .scratch import (
     Baseline,
@@ -179,7 +179,7 @@ class Attributor:
         use_env_py: bool = False,
         step_limit: int = STEP_LIMIT,
         baseline: Baseline | None = None,
-        shared: SharedLayers | None = None,
+        shared: SharedLayers | SharedLayersOnDisk | None = None,
         disk: LayerCache | None = None,
     ) -> None:
         self.project = project
@@ -195,7 +195,7 @@ class Attributor:
     @classmethod
     def for_config(
         cls, config: Config, environment: Environment, project: AlembicProject, metadata: MetaData,
-        graph: RevisionGraph, *, shared: SharedLayers | None = None,
+        graph: RevisionGraph, *, shared: SharedLayers | SharedLayersOnDisk | None = None,
     ) -> "Attributor":
         """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects.
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .causes import Attributor, SharedLayers
+from .layercache import SharedLayersOnDisk
 from .compare import compare
 from .comparators.partitions import available_cpus
 from .comparators.progress import ProgressCallback, reporting
@@ -39,7 +40,7 @@ def check(
     attribute: bool = True,
     risk: RiskOptions | None = None,
     progress: ProgressCallback | None = None,
-    scratch_layers: SharedLayers | None = None,
+    scratch_layers: SharedLayers | SharedLayersOnDisk | None = None,
     compare_processes: int | None = None,
 ) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.

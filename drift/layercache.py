@@ -40,6 +40,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -50,7 +51,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import alembic
 import sqlalchemy
@@ -116,49 +117,21 @@ class LayerCache:
 
     def get(self, key: str, family: str, revisions: Sequence[str]) -> Layer | None:
         """The layer stored under ``key``, or ``None`` (not there, unreadable, or not what the key says)."""
-        from .causes import Layer
-
         path = self._path(key)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if (document.get("format") != FORMAT or document.get("family") != family
-                    or document.get("revisions") != list(revisions)):
-                log.debug("scratch_cache: %s is not the layer its name says; ignored", path.name)
-                return None
-            findings = tuple(Finding.from_dict(f) for f in document["findings"])
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.debug("scratch_cache: %s cannot be read (%s); building it again", path.name, exc)
+        layer = read_layer(path, family, revisions)
+        if layer is None:
             return None
         try:
             os.utime(path)  # read now: kept another KEEP_DAYS
         except OSError:
             pass
         log.info("scratch schema at %s: from scratch_cache", ", ".join(revisions) or "base")
-        return Layer(family, tuple(revisions), findings)
+        return layer
 
     def put(self, key: str, layer: Layer) -> None:
         """Store ``layer`` under ``key``; a folder that cannot be written is a warning, once."""
-        document = {
-            "format": FORMAT,
-            "family": layer.family,
-            "revisions": list(layer.revisions),
-            "drift": __version__,
-            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "findings": [f.to_dict() for f in layer.findings],
-        }
-        path = self._path(key)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".json", dir=self.folder)
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump(document, out, indent=1, sort_keys=True, default=str)
-                os.replace(temporary, path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_layer(self._path(key), layer)
         except OSError as exc:
             with self._guard:
                 warned, self._warned = self._warned, True
@@ -210,6 +183,86 @@ class LayerCache:
                     path.unlink()
             except OSError:
                 pass
+
+
+# --------------------------------------------------------------------------- one layer, one file
+
+
+def write_layer(path: Path, layer: Layer) -> None:
+    """``layer`` as JSON at ``path``: written beside it and renamed into place, so no reader sees half of it."""
+    document = {
+        "format": FORMAT,
+        "family": layer.family,
+        "revisions": list(layer.revisions),
+        "drift": __version__,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "findings": [f.to_dict() for f in layer.findings],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".writing-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=1, sort_keys=True, default=str)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_layer(path: Path, family: str, revisions: Sequence[str]) -> Layer | None:
+    """The layer at ``path``, or ``None``: missing, unreadable, or not the ``family`` and ``revisions`` asked for."""
+    from .causes import Layer
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if (document.get("format") != FORMAT or document.get("family") != family
+                or document.get("revisions") != list(revisions)):
+            log.debug("%s is not the layer its name says; ignored", path.name)
+            return None
+        findings = tuple(Finding.from_dict(f) for f in document["findings"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.debug("%s cannot be read (%s); building it again", path.name, exc)
+        return None
+    return Layer(family, tuple(revisions), findings)
+
+
+class SharedLayersOnDisk:
+    """:class:`drift.causes.SharedLayers` for checks in forked processes (``parallel = processes``).
+
+    The run makes a temporary folder; each check writes the layers it builds
+    there and reads those another check built, so each scratch schema is
+    still built once per run. A check building layers of a partition (server,
+    way, family, baseline) holds an exclusive ``flock`` on that partition's
+    lock file, so another check that needs them waits, then reads them — as
+    threads wait on :meth:`SharedLayers.building`. The kernel releases the lock
+    of a process that dies.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def get(self, key: tuple[Any, ...]) -> Layer | None:
+        return read_layer(self._path("layer", key), key[2], key[-1])
+
+    def put(self, key: tuple[Any, ...], layer: Layer) -> None:
+        write_layer(self._path("layer", key), layer)
+
+    @contextlib.contextmanager
+    def building(self, partition: tuple[Any, ...]) -> Iterator[None]:
+        import fcntl  # POSIX, as the fork() that processes mode needs
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self._path("building", partition, ".lock"), "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _path(self, kind: str, key: tuple[Any, ...], suffix: str = ".json") -> Path:
+        return self.folder / f"{kind}-{_digest(list(key))[:40]}{suffix}"
 
 
 # --------------------------------------------------------------------------- what goes into a key

@@ -15,9 +15,9 @@ not finished when it expires are reported as timed out and asked to stop.
 With ``parallel = processes`` in ``[drift]`` (or ``processes=True``) each
 check runs in a process of its own instead, forked from the run's, so checks
 of large schemas use a CPU each rather than taking turns on one; the rest is
-the same, except that the checks no longer share the scratch schemas they
-build, and a stopped check's process is sent SIGTERM, which runs the same
-cleanup.
+the same (the scratch schemas are shared through files in a temporary folder
+of the run's, each still built once), except that a stopped check's process
+is sent SIGTERM, which runs the same cleanup.
 
 Stopping a thread: Python cannot kill one, so a stopped check is refused its
 next SQL statement (a SQLAlchemy event, for that thread only) and winds down
@@ -29,17 +29,20 @@ stop every check the same way before the run gives up.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import queue
 import re
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -54,6 +57,7 @@ from .envdiff import EnvDiff, diff_reports
 from .errors import AlembicConfigError, CheckTimeoutError, ConfigError, ConnectError, DriftError
 from .findings import SCHEMA_VERSION, Report, count
 from .history import RevisionGraph, graph_from_script_directory
+from .layercache import SharedLayersOnDisk
 from .loading import load_alembic, load_metadata
 from .signals import terminate_raises
 
@@ -286,10 +290,12 @@ def run(
     graph = _graph(config)
     _install_stop_hook()
 
+    in_processes = _use_processes(config, processes, len(chosen))
+    runner = _run_processes if in_processes else _run_threads
     # Environments on the same scratch server at the same revision share each scratch schema, built once.
-    options = {"attribute": attribute, "scratch_layers": SharedLayers(), **(check_options or {})}
-    runner = _run_processes if _use_processes(config, processes, len(chosen)) else _run_threads
-    outcomes = runner(config, chosen, time_limit, on_progress, options, max(1, max_parallel))
+    with _shared_layers(in_processes) as layers:
+        options = {"attribute": attribute, "scratch_layers": layers, **(check_options or {})}
+        outcomes = runner(config, chosen, time_limit, on_progress, options, max(1, max_parallel))
     results = tuple(outcomes[name] for name in chosen)
     by_name = {r.name: r for r in results}
     comparison = None
@@ -306,6 +312,17 @@ def run(
         pair=chosen_pair,
         comparison=comparison,
     )
+
+
+@contextlib.contextmanager
+def _shared_layers(in_processes: bool) -> Iterator[SharedLayers | SharedLayersOnDisk]:
+    """Where the run's checks leave the scratch schemas they build: memory for threads, a temporary folder
+    (removed afterwards) for forked processes."""
+    if not in_processes:
+        yield SharedLayers()
+        return
+    with tempfile.TemporaryDirectory(prefix="drift-run-layers-") as folder:
+        yield SharedLayersOnDisk(Path(folder))
 
 
 def _graph(config: Config) -> RevisionGraph:
@@ -527,10 +544,9 @@ def _run_processes(
 ) -> dict[str, EnvironmentResult]:
     """:func:`_run_threads` with a forked process per check; started and watched from this thread only."""
     context = multiprocessing.get_context("fork")
-    # Layers built in one process cannot reach another: each check builds its own. The checks
-    # running at once share the CPUs: a large comparison in each forks that many processes at most.
+    # The checks running at once share the CPUs: a large comparison in each forks that many processes at most.
     at_once = max(1, min(max_parallel, len(names)))
-    options = {**options, "scratch_layers": None,
+    options = {**options,
                "compare_processes": max(1, min(compare_processes_setting(config), available_cpus() // at_once))}
     waiting = list(names)
     running: dict[str, tuple[Any, Any]] = {}  # name → (process, receiving end of its pipe)

@@ -444,30 +444,43 @@ def test_an_interrupted_write_leaves_every_file_whole(dev_prod: Fleet, tmp_path:
             assert after[name].rstrip().endswith((b"</html>", b"</sub>"))
 
 
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
 def test_environments_at_the_same_revision_share_each_scratch_schema(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: bool
 ) -> None:
     fleet = make_fleet(tmp_path / "project", {"dev": sqlite_url(tmp_path / "dev.db"),
                                               "prod": sqlite_url(tmp_path / "prod.db")})
     fleet.migrate("dev", "0001_initial")
     fleet.migrate("prod", "0001_initial")
-    built: list[str] = []
+    built = tmp_path / "built.txt"  # a file: a forked check's list would stay in its own process
     real = drift.causes.scratch_database
 
     def counted(target: Any) -> Any:
-        built.append(target.family)
+        with built.open("a", encoding="utf-8") as out:
+            out.write(f"{target.family}\n")
         return real(target)
 
     monkeypatch.setattr(drift.causes, "scratch_database", counted)
-    result = run(fleet.config_path, ["dev", "prod"])
+    folders: list[Path] = []
+
+    class Recorded(drift.run.SharedLayersOnDisk):
+        def __init__(self, folder: Path) -> None:
+            folders.append(folder)
+            super().__init__(folder)
+
+    monkeypatch.setattr(drift.run, "SharedLayersOnDisk", Recorded)
+    result = run(fleet.config_path, ["dev", "prod"], processes=processes, time_limit=120)
 
     assert [e.status for e in result.environments] == ["checked", "checked"]
     # One scratch database for both: the recorded revision and head, built once, used by each.
-    assert built == ["sqlite"]
+    assert built.read_text(encoding="utf-8").split() == ["sqlite"]
     dev, prod = (e.report for e in result.environments)
     assert dev is not None and prod is not None
     assert [(f.id, f.cause) for f in dev.findings] == [(f.id, f.cause) for f in prod.findings]
     assert {f.cause for f in dev.findings} == {"pending_migration", "missing_migration"}
+    # In processes the layers went through the run's own folder, removed with the run.
+    assert len(folders) == (1 if processes else 0)
+    assert not any(folder.exists() for folder in folders)
 
 
 def test_checks_in_processes_give_the_same_reports_as_threads(dev_prod: Fleet) -> None:

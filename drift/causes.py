@@ -309,7 +309,7 @@ class Attributor:
         base = self.baseline.key(script) if self.baseline is not None else ""
         if self.shared is None:
             return self._build_steps(target, steps, complete, reason, family, base, script, section)
-        partition = (target.masked_server, self.use_env_py, family, base)
+        partition = (target.identity, self.use_env_py, family, base)
         with self.shared.building(partition):
             for step in steps:
                 layer = self.shared.get((*partition, step.revisions))
@@ -750,7 +750,11 @@ def _cache_folder(config: Config) -> Path | None:
     folder = Path(value).expanduser()
     if not folder.is_absolute():
         folder = config.root / folder
-    if folder.exists() and not folder.is_dir():
+    try:
+        occupied = folder.exists() and not folder.is_dir()
+    except OSError:  # a parent that cannot be searched: writing will fail and say so, once
+        return folder
+    if occupied:
         raise ConfigError(
             f"[drift] scratch_cache = {value} is a file, not a folder; "
             "name a folder for drift to keep built scratch schemas in, or remove the setting"

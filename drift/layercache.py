@@ -14,23 +14,32 @@ layers night after night; with
 each layer is written to that folder as a JSON file and read back whenever
 everything it depends on is unchanged. That is, hashed into the file's name:
 
-* the cache format, drift (its version and its source), alembic's and
-  SQLAlchemy's versions;
-* the dialect family, the scratch server (masked) and its version;
-* every file under the Alembic script directory and the version locations —
-  the migrations themselves, ``env.py``, ``script.py.mako`` — path and content;
+* the cache format, drift (its version and its source), and every installed
+  distribution with its version (alembic, SQLAlchemy, drivers, type libraries);
+* the dialect family, the scratch server (its URL without the password) and
+  its version;
+* ``alembic.ini``, and every file under the Alembic script directory and the
+  version locations — the migrations themselves, ``env.py``,
+  ``script.py.mako`` — path and content;
 * whether the migrations run through ``env.py``, the version table, the
   baseline (its setting and dump digest, or its models' source and DDL);
-* the models: the source of the packages they are imported from, and the DDL
-  their MetaData compiles to for the dialect;
+* the models: the Python source of the packages they are imported from, and
+  the DDL their MetaData compiles to for the dialect, with the comments and
+  enum labels DDL leaves out;
 * the revisions the layer stands for.
 
-Anything else changes nothing a layer holds: the live database is never part
-of a layer. Files not read for :data:`KEEP_DAYS` days are removed when a new
-one is written. A file that cannot be read or parsed is a miss, never an
-error; a folder that cannot be written is a warning, and the check goes on.
-Each file is written beside its final name and renamed into place, so checks
-running at once (``parallel = processes``) never read half a file.
+Not covered: code that the migrations or ``env.py`` import from elsewhere in
+the project (outside the script directory and the models' packages), and
+anything they read besides those files; after changing such code, empty the
+folder. The live database is never part of a layer. A layer file holds the
+scratch schema's findings as drift found them — names, types and defaults
+from the migrations, no connection details.
+
+Files not read for :data:`KEEP_DAYS` days are removed when a new one is
+written. A file that cannot be read or parsed is a miss, never an error; a
+folder that cannot be written is a warning, and the check goes on. Each file
+is written beside its final name and renamed into place, so checks running at
+once never read half a file.
 
 >>> cache = LayerCache(Path(".drift-cache"), project, metadata, ["models"])   # doctest: +SKIP
 >>> key = cache.key(target, base="", revisions=("0002_task_due_date",))        # doctest: +SKIP
@@ -43,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -53,12 +63,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-import alembic
-import sqlalchemy
+from alembic.util import coerce_resource_to_filename
 from sqlalchemy import MetaData
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from . import __version__
+from . import __version__, secrets
 from .findings import Finding
 from .scratch import Baseline, ScratchError, ScratchTarget, server_version
 
@@ -147,15 +156,16 @@ class LayerCache:
         return self.folder / f"{PREFIX}{key[:40]}.json"
 
     def _target_digest(self, target: ScratchTarget) -> str | None:
-        slot = (target.family, target.masked_server)
+        slot = (target.family, target.identity)
         with self._guard:
             if slot in self._targets:
                 return self._targets[slot]
         try:
             digest = _digest([
-                FORMAT, __version__, _drift_source(), alembic.__version__, sqlalchemy.__version__,
-                target.family, target.masked_server, server_version(target),
+                FORMAT, __version__, _drift_source(), _installed(),
+                target.family, target.identity, server_version(target),
                 self.use_env_py, self.project.version_table, self.project.version_table_schema,
+                _files_digest([Path(self.project.ini)]),
                 _files_digest(_script_locations(self.project)),
                 _models_digest(self.metadata, self.model_modules, target),
                 _baseline_digest(self.baseline, target),
@@ -163,23 +173,29 @@ class LayerCache:
         except ScratchError as exc:
             log.debug("scratch_cache not used: %s", exc.message)
             digest = None
+        except OSError as exc:
+            log.warning("scratch_cache not used: cannot read %s (%s)", exc.filename or "a project file",
+                        exc.strerror or exc)
+            digest = None
         except Exception as exc:  # a model that does not compile for the dialect: no key, no cache
             log.info("scratch_cache not used for %s: the models do not compile for it (%s: %s)",
-                     target.family, type(exc).__name__, exc)
+                     target.family, type(exc).__name__, secrets.mask(exc))
             digest = None
         with self._guard:
             self._targets[slot] = digest
         return digest
 
     def _prune(self) -> None:
-        horizon = time.time() - KEEP_DAYS * 86400
+        """Remove layers not read for KEEP_DAYS days, and what a writer that was killed left a day ago."""
+        now = time.time()
         try:
-            entries = list(self.folder.glob(f"{PREFIX}*.json"))
+            entries = [(p, KEEP_DAYS * 86400) for p in self.folder.glob(f"{PREFIX}*.json")]
+            entries += [(p, 86400) for p in self.folder.glob(".writing-*.json")]
         except OSError:
             return
-        for path in entries:
+        for path, age in entries:
             try:
-                if path.stat().st_mtime < horizon:
+                if path.stat().st_mtime < now - age:
                     path.unlink()
             except OSError:
                 pass
@@ -247,14 +263,23 @@ class SharedLayersOnDisk:
         return read_layer(self._path("layer", key), key[2], key[-1])
 
     def put(self, key: tuple[Any, ...], layer: Layer) -> None:
-        write_layer(self._path("layer", key), layer)
+        try:
+            write_layer(self._path("layer", key), layer)
+        except OSError as exc:  # the other checks build it themselves
+            log.warning("cannot share a scratch schema with the run's other checks (%s)", exc.strerror or exc)
 
     @contextlib.contextmanager
     def building(self, partition: tuple[Any, ...]) -> Iterator[None]:
         import fcntl  # POSIX, as the fork() that processes mode needs
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self._path("building", partition, ".lock"), "a", encoding="utf-8") as handle:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self._path("building", partition, ".lock"), "a", encoding="utf-8")
+        except OSError as exc:  # build without waiting for the others: the same schema, perhaps twice
+            log.warning("cannot share scratch schemas with the run's other checks (%s)", exc.strerror or exc)
+            yield
+            return
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -273,17 +298,24 @@ def _digest(parts: Iterable[Any]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _installed() -> list[tuple[str, str]]:
+    """Every installed distribution and its version: a type library or driver upgraded changes the key."""
+    return sorted({((d.metadata["Name"] or "").lower(), d.version or "") for d in importlib.metadata.distributions()})
+
+
+@functools.lru_cache(maxsize=1)
 def _drift_source() -> str:
     """drift's own files: a change to how drift compares is a change to every layer."""
     return _files_digest([Path(__file__).resolve().parent])
 
 
-def _files_digest(roots: Iterable[Path]) -> str:
-    """Every file under ``roots`` (bytecode and hidden folders aside), by path relative to its root, and content."""
+def _files_digest(roots: Iterable[Path], pattern: str = "*") -> str:
+    """Every file under ``roots`` matching ``pattern`` (bytecode and hidden folders aside), by path relative to
+    its root, and content."""
     digest = hashlib.sha256()
     for number, root in enumerate(roots):
         files = [root] if root.is_file() else sorted(
-            p for p in root.rglob("*")
+            p for p in root.rglob(pattern)
             if p.is_file() and p.suffix not in (".pyc", ".pyo")
             and not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(root).parts)
         )
@@ -300,14 +332,15 @@ def _script_locations(project: AlembicProject) -> list[Path]:
     root = Path(project.script.dir).resolve()
     roots = [root]
     for location in project.script.version_locations or ():
-        path = Path(location).resolve()
+        path = coerce_resource_to_filename(str(location)).resolve()  # also alembic's "package:folder" form
         if path.exists() and root not in path.parents and path != root:
             roots.append(path)
     return roots
 
 
 def _sources(module_names: Iterable[str]) -> str:
-    """The source of each named module's top-level package (or the module's file, for a top-level module)."""
+    """The Python source of each named module's top-level package (or the module's file, for a top-level
+    module); nothing else there — a SQLite file beside the models would change every key."""
     roots: list[Path] = []
     for name in sorted({n.partition(":")[0].split(".")[0] for n in module_names if n}):
         module = sys.modules.get(name)
@@ -315,7 +348,7 @@ def _sources(module_names: Iterable[str]) -> str:
         if not locations and getattr(module, "__file__", None):
             locations = [module.__file__]
         roots.extend(Path(p).resolve() for p in locations)
-    return _files_digest(roots)
+    return _files_digest(roots, "*.py")
 
 
 def _schema_digest(metadata: MetaData, dialect: Any) -> str:
@@ -325,9 +358,27 @@ def _schema_digest(metadata: MetaData, dialect: Any) -> str:
         digest.update(str(CreateTable(table).compile(dialect=dialect)).encode("utf-8"))
         for index in sorted(table.indexes, key=lambda i: str(i.name)):
             digest.update(str(CreateIndex(index).compile(dialect=dialect)).encode("utf-8"))
-        extras = [table.comment, [(c.key, c.comment, list(getattr(c.type, "enums", None) or ())) for c in table.columns]]
+        extras = [table.comment, [(c.key, c.comment, _labels(c.type, dialect)) for c in table.columns]]
         digest.update(json.dumps(extras, default=str).encode("utf-8"))
     return digest.hexdigest()
+
+
+def _labels(type_: Any, dialect: Any, depth: int = 0) -> list[Any]:
+    """The enum labels a column type holds, which DDL may not show (a named PostgreSQL enum, an ARRAY of one,
+    a variant for another dialect, a TypeDecorator around one)."""
+    if depth > 5:
+        return []
+    found: list[Any] = []
+    for candidate in (type_, type_.dialect_impl(dialect)):
+        enums = getattr(candidate, "enums", None)
+        if enums:
+            found.append([getattr(candidate, "name", None), list(enums)])
+        item = getattr(candidate, "item_type", None)
+        if item is not None:
+            found += _labels(item, dialect, depth + 1)
+    for name, variant in sorted(getattr(type_, "_variant_mapping", {}).items()):
+        found.append([name, _labels(variant, dialect, depth + 1)])
+    return found
 
 
 def _dialect(target: ScratchTarget) -> Any:

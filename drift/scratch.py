@@ -119,6 +119,19 @@ class ScratchTarget:
     def masked_server(self) -> str:
         return mask_url(self.server_url) if self.server_url is not None else "a temporary SQLite file"
 
+    @property
+    def identity(self) -> str:
+        """Which server, without its password, whatever secrets are registered: for keys, which are hashed.
+
+        Not :attr:`masked_server`: masking depends on the passwords the process has seen so far, so the same
+        server could be told apart from itself (and two servers taken for one).
+        """
+        if self.server_url is None:
+            return self.family
+        url = self.server_url
+        bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database, url.query)
+        return bare.render_as_string(hide_password=False)
+
 
 @dataclass(frozen=True)
 class ScratchDatabase:

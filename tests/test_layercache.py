@@ -159,3 +159,86 @@ def test_findings_round_trip_through_their_dicts() -> None:
     )
     assert Finding.from_dict(finding.to_dict()) == finding
     assert Finding.from_dict(json.loads(json.dumps(finding.to_dict()))).to_dict() == finding.to_dict()
+
+
+# --------------------------------------------------------------------------- what a key is made of
+
+
+def test_a_key_does_not_depend_on_which_passwords_the_process_has_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masking depends on the secrets registered so far (a dev password 'postgres' masks the scratch URL's user):
+    keys use the URL without its password instead, so every check of a run — and every run — agrees."""
+    from drift import secrets
+    from drift.scratch import ScratchTarget
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setattr(secrets, "_secrets", set())
+    monkeypatch.setattr(secrets, "_pattern", None)
+    target = ScratchTarget("postgresql", make_url("postgresql+psycopg://postgres:s3cret-pw@127.0.0.1:5432/postgres"))
+    before = (target.identity, target.masked_server)
+    secrets.register("postgres")
+    assert target.masked_server != before[1]  # what the key used to be made of
+    assert target.identity == before[0] == "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    other = ScratchTarget("postgresql", make_url("postgresql+psycopg://postgres:x@127.0.0.2:5432/postgres"))
+    assert other.identity != target.identity
+
+
+def test_enum_labels_that_ddl_does_not_show_are_part_of_the_models_digest() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    def digest(labels: tuple[str, ...]) -> dict[str, str]:
+        kinds = {
+            "array": postgresql.ARRAY(sa.Enum(*labels, name="mood")),
+            "variant": sa.String(10).with_variant(sa.Enum(*labels, name="mood"), "postgresql"),
+            "native": sa.Enum(*labels, name="mood"),
+        }
+        out = {}
+        for kind, type_ in kinds.items():
+            metadata = sa.MetaData()
+            sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("m", type_))
+            out[kind] = layercache._schema_digest(metadata, postgresql.dialect())
+        return out
+
+    first, again, more = digest(("a", "b")), digest(("a", "b")), digest(("a", "b", "c"))
+    assert first == again
+    assert all(first[kind] != more[kind] for kind in first), (first, more)
+
+
+def test_version_locations_in_a_package_are_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    package = tmp_path / "shipped_migrations"
+    (package / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "versions" / "r1.py").write_text("revision = 'r1'\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    script_dir = tmp_path / "alembic"
+    script_dir.mkdir()
+    project = SimpleNamespace(script=SimpleNamespace(dir=str(script_dir),
+                                                     version_locations=["shipped_migrations:versions"]))
+    roots = layercache._script_locations(project)  # type: ignore[arg-type]
+    assert roots == [script_dir.resolve(), (package / "versions").resolve()]
+    before = layercache._files_digest(roots)
+    (package / "versions" / "r1.py").write_text("revision = 'r1'  # edited\n", encoding="utf-8")
+    assert layercache._files_digest(roots) != before
+
+
+def test_a_run_folder_that_cannot_be_used_costs_sharing_not_the_check(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from drift.causes import Layer
+
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("a file where the run's folder should be", encoding="utf-8")
+    shared = layercache.SharedLayersOnDisk(in_the_way / "layers")
+    key = ("sqlite", False, "sqlite", "", ("0001",))
+    layer = Layer("sqlite", ("0001",), ())
+    with shared.building(key[:4]):
+        shared.put(key, layer)
+    assert shared.get(key) is None
+    assert "cannot share" in caplog.text
+
+    working = layercache.SharedLayersOnDisk(tmp_path / "layers")
+    with working.building(key[:4]):
+        working.put(key, layer)
+    assert working.get(key) == layer

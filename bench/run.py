@@ -19,8 +19,10 @@ measure in the same process, each taking its turn to go first:
   so it starts where the baseline starts;
 * with ``--pair``, a second environment: ``dev`` on a SQLite file holding the
   same database side, ``prod`` on the server, and **drift_dev**,
-  **drift_prod** and **drift_dev_prod** (both in one run of drift's
-  multi-environment runner, as ``drift check --env dev --env prod`` does).
+  **drift_prod**, **drift_dev_prod** (both in one run of drift's
+  multi-environment runner, in threads: ``parallel = threads``) and
+  **drift_dev_prod_processes** (the same in processes, what
+  ``drift check --env dev --env prod`` does on Linux).
 
 Wall time (best and median of ``--repeat``) and statements sent are taken in
 the timed runs; peak memory in one further run of each: by default the peak
@@ -90,8 +92,8 @@ LABELS = {
     "drift_models_loaded": "`drift check`, models already imported",
     "drift_dev": "`drift check --env dev` (SQLite), models already imported",
     "drift_prod": "`drift check --env prod`, models already imported",
-    "drift_dev_prod": "`drift check --env dev --env prod`, one run, models already imported",
-    "drift_dev_prod_processes": "the same with `parallel = processes`",
+    "drift_dev_prod": "`drift check --env dev --env prod`, one run in threads, models already imported",
+    "drift_dev_prod_processes": "the same with `parallel = processes` (`auto` on Linux)",
 }
 DEFAULT_TOOLS = ("alembic", "drift", "drift_models_loaded")
 PAIR_TOOLS = ("drift_dev", "drift_prod", "drift_dev_prod", "drift_dev_prod_processes")

@@ -1,10 +1,11 @@
 """Check several environments in one run, concurrently, and return the outcome as data.
 
-Each environment is checked by :func:`drift.check` in a thread of its own,
-with its own connection. An environment that cannot be reached (or whose
-section is broken) becomes an :class:`EnvironmentResult` saying why, masked,
-while the others are still checked. With a time limit, environments that have
-not finished when it expires are reported as timed out and asked to stop.
+Each environment is checked by :func:`drift.check` in a thread of its own
+(or a process: see below), with its own connection. An environment that
+cannot be reached (or whose section is broken) becomes an
+:class:`EnvironmentResult` saying why, masked, while the others are still
+checked. With a time limit, environments that have not finished when it
+expires are reported as timed out and asked to stop.
 
 >>> result = run("config.ini", ["dev", "prod"], time_limit=600)   # doctest: +SKIP
 >>> [(e.name, e.status) for e in result.environments]          # doctest: +SKIP
@@ -12,8 +13,9 @@ not finished when it expires are reported as timed out and asked to stop.
 >>> result.exit_status                                          # doctest: +SKIP
 2
 
-With ``parallel = processes`` in ``[drift]`` (or ``processes=True``) each
-check runs in a process of its own instead, forked from the run's, so checks
+With ``parallel = processes`` in ``[drift]`` (or ``processes=True``; the
+default, ``auto``, is processes on Linux and threads elsewhere) each check
+runs in a process of its own instead, forked from the run's, so checks
 of large schemas use a CPU each rather than taking turns on one; the rest is
 the same (the scratch schemas are shared through files in a temporary folder
 of the run's, each still built once), except that a stopped check's process
@@ -36,6 +38,7 @@ import multiprocessing.connection
 import os
 import queue
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -269,7 +272,7 @@ def run(
     result)`` is called with ``"started"`` and ``"finished"`` from the
     calling thread. ``check_options`` go to every :func:`drift.check` call
     as keyword arguments. ``processes`` runs each check in a forked process
-    (default: ``parallel`` in ``[drift]``, else threads). Problems of the project itself (config, models,
+    (default: ``parallel`` in ``[drift]``, ``auto``: processes on Linux, threads elsewhere). Problems of the project itself (config, models,
     migration scripts) raise :class:`~drift.errors.DriftError` as
     :func:`drift.check` does: no environment could be checked anyway.
     """
@@ -524,10 +527,12 @@ def _outcome(config: Config, name: str, options: Mapping[str, Any], stop: _Stop 
 
 def _use_processes(config: Config, processes: bool | None, count: int) -> bool:
     if processes is None:
-        value = (config.settings.get("parallel") or "threads").strip().lower()
-        if value not in ("threads", "processes"):
-            raise ConfigError(f"[drift] parallel must be threads or processes, not {value!r}")
-        processes = value == "processes"
+        value = (config.settings.get("parallel") or "auto").strip().lower()
+        if value not in ("auto", "threads", "processes"):
+            raise ConfigError(f"[drift] parallel must be auto, threads or processes, not {value!r}")
+        # auto: a process each where fork() is safe to use (Linux); elsewhere fork() in a process that has
+        # loaded system frameworks can crash (macOS), and Windows has none.
+        processes = value == "processes" or (value == "auto" and sys.platform.startswith("linux"))
     if processes and not hasattr(os, "fork"):
         log.info("parallel = processes needs fork(); checking in threads")
         return False

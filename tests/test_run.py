@@ -10,6 +10,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +30,7 @@ import drift.run
 from drift.errors import ConnectError
 from drift.run import EnvironmentResult, RunStoppedError, comparison_pair, run
 from fleet import Fleet, closed_port, late_server, make_fleet, sqlite_dev_prod, sqlite_url
-from scenarios import isolated_imports
+from scenarios import REPO, isolated_imports
 
 PASSWORD = "Run-S3cret-pw-41x"
 DUE_DATE = "add_column-c948954d61"  # tasks.due_date, added by 0002_task_due_date
@@ -133,15 +135,24 @@ def test_an_unreachable_environment_is_reported_and_the_others_still_checked(dev
     assert PASSWORD not in text_result.output
 
 
-def test_progress_retries_and_debug_logs_never_show_the_password(dev_prod: Fleet) -> None:
-    dev_prod.write_config(extra=f"[billing]\nurl = postgresql://app:{PASSWORD}@127.0.0.1:{closed_port()}/billing\n"
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_progress_retries_and_debug_logs_never_show_the_password(dev_prod: Fleet, parallel: str) -> None:
+    dev_prod.write_config(drift_lines=f"parallel = {parallel}",
+                          extra=f"[billing]\nurl = postgresql://app:{PASSWORD}@127.0.0.1:{closed_port()}/billing\n"
                                 "connect_retries = 1\nretry_backoff = 0.1\n")
-    result = dev_prod.invoke("check", "--all", "--progress", "--debug", "--format", "json", "--output", "-")
-    assert result.exit_code == 2
-    assert "environment 'billing': cannot connect (" in result.stderr and "retrying in 0.1 s" in result.stderr
-    assert "drift: billing: could not be reached: environment 'billing' at postgresql+psycopg://app:***@" \
-        in result.stderr
-    assert PASSWORD not in result.output
+    arguments = ("check", "--all", "--progress", "--debug", "--format", "json", "--output", "-")
+    if parallel == "threads":
+        result = dev_prod.invoke(*arguments)
+        exit_code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    else:  # a forked check logs to the real stderr, which only a real process shows
+        done = subprocess.run([sys.executable, "-m", "drift", *arguments, "--config", str(dev_prod.config_path)],
+                              capture_output=True, text=True, cwd=dev_prod.root, timeout=120,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(dev_prod.root)])})
+        exit_code, stdout, stderr = done.returncode, done.stdout, done.stderr
+    assert exit_code == 2, stderr
+    assert "environment 'billing': cannot connect (" in stderr and "retrying in 0.1 s" in stderr
+    assert "drift: billing: could not be reached: environment 'billing' at postgresql+psycopg://app:***@" in stderr
+    assert PASSWORD not in stdout + stderr
 
 
 def test_a_broken_section_fails_only_its_environment(dev_prod: Fleet) -> None:
@@ -238,7 +249,7 @@ def test_time_limit_reports_unfinished_environments_and_stops_them(
     seen: list[str] = []
     monkeypatch.setattr(drift.run, "_check", _slow_check("prod", seen))
     started = time.monotonic()
-    result = run(dev_prod.config_path, None, time_limit=1.5)
+    result = run(dev_prod.config_path, None, time_limit=1.5, processes=False)  # the thread's stop hook
     assert time.monotonic() - started < 5
     dev, prod = result.environments
     assert (dev.status, prod.status) == ("checked", "timed_out")
@@ -506,7 +517,7 @@ def test_processes_from_config_and_errors_reported_as_in_threads(dev_prod: Fleet
     assert "127.0.0.1" in (result.environments[1].reason or "")
 
     dev_prod.write_config(drift_lines="parallel = sometimes")
-    with pytest.raises(drift.errors.ConfigError, match="parallel must be threads or processes"):
+    with pytest.raises(drift.errors.ConfigError, match="parallel must be auto, threads or processes"):
         run(dev_prod.config_path, ["dev", "prod"])
 
 

@@ -272,9 +272,11 @@ def run(
     result)`` is called with ``"started"`` and ``"finished"`` from the
     calling thread. ``check_options`` go to every :func:`drift.check` call
     as keyword arguments. ``processes`` runs each check in a forked process
-    (default: ``parallel`` in ``[drift]``, ``auto``: processes on Linux, threads elsewhere). Problems of the project itself (config, models,
-    migration scripts) raise :class:`~drift.errors.DriftError` as
-    :func:`drift.check` does: no environment could be checked anyway.
+    (default: ``parallel`` in ``[drift]``; its default, ``auto``, is
+    processes on Linux and threads elsewhere). Problems of the project itself
+    (config, models, migration scripts) raise
+    :class:`~drift.errors.DriftError` as :func:`drift.check` does: no
+    environment could be checked anyway.
     """
     if not isinstance(config, Config):
         config = Config.load(config)

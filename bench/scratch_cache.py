@@ -43,7 +43,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import SERVERS, machine, progress, server_version, temporary_database  # noqa: E402
+from run import SERVERS, drift_revision, machine, progress, server_version, temporary_database  # noqa: E402
 
 VARIANTS = ("no_cache", "cold", "warm")
 LABELS = {"no_cache": "no `scratch_cache`", "cold": "`scratch_cache`, empty (the first night)",
@@ -203,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.revisions < 2 or not 0 <= args.pending < args.revisions or args.repeat < 1:
         parser.error("need --revisions ≥ 2, 0 ≤ --pending < --revisions and --repeat ≥ 1")
-    revision_at_start = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                       cwd=Path(__file__).parent).stdout.strip() or None
+    revision_at_start = drift_revision()
     with tempfile.TemporaryDirectory(prefix="drift-bench-cache-") as tmp, no_scratch_left(args.dialect):
         workdir = Path(tmp)
         with temporary_database(args.dialect, None, workdir) as live:

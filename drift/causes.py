@@ -38,8 +38,8 @@ import logging
 import threading
 import tokenize
 from dataclasses import dataclass, replace
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -161,6 +161,10 @@ class SharedLayers:
             return self._building.setdefault(partition, threading.Lock())
 
 
+#: Where the checks of one run share layers: in memory (threads) or in the run's folder (processes).
+SharedStore = SharedLayers | SharedLayersOnDisk
+
+
 class Attributor:
     """Decides each finding's cause; builds scratch schemas and caches them per (dialect, baseline, revisions).
 
@@ -179,7 +183,7 @@ class Attributor:
         use_env_py: bool = False,
         step_limit: int = STEP_LIMIT,
         baseline: Baseline | None = None,
-        shared: SharedLayers | SharedLayersOnDisk | None = None,
+        shared: SharedStore | None = None,
         disk: LayerCache | None = None,
     ) -> None:
         self.project = project
@@ -195,7 +199,7 @@ class Attributor:
     @classmethod
     def for_config(
         cls, config: Config, environment: Environment, project: AlembicProject, metadata: MetaData,
-        graph: RevisionGraph, *, shared: SharedLayers | SharedLayersOnDisk | None = None,
+        graph: RevisionGraph, *, shared: SharedStore | None = None,
     ) -> "Attributor":
         """An attributor set up from config.ini; refuses an unsafe ``scratch_url`` before anything connects.
 
@@ -324,7 +328,7 @@ class Attributor:
         self, target: ScratchTarget, steps: tuple[Step, ...], complete: bool, reason: str | None,
         family: str, base: str, script: SqlScript | None, section: str,
     ) -> Built:
-        stored = self._from_disk(target, base, steps)
+        to_store = self._from_disk(target, base, steps)
         if all((family, base, step.revisions) in self.cache for step in steps):
             return Built(steps, tuple(self.cache[(family, base, s.revisions)] for s in steps), complete, reason)
 
@@ -348,7 +352,7 @@ class Attributor:
                     try:
                         for rev_id in step.targets:
                             upgrade(conn, self.project, rev_id, metadata=self.metadata, use_env_py=self.use_env_py)
-                        layers.append(self._layer(conn, family, base, step, stored))
+                        layers.append(self._layer(conn, family, base, step, to_store))
                     except ScratchError as exc:
                         message = exc.message + self._replay_hint(exc, section)
                         log.warning("%s", message)
@@ -382,22 +386,26 @@ class Attributor:
         return f"; if the tables it changes were made before the migrations, a baseline is needed: {settings}"
 
     def _from_disk(self, target: ScratchTarget, base: str, steps: tuple[Step, ...]) -> dict[tuple[str, ...], str]:
-        """Take the steps' layers that ``scratch_cache`` has into the cache; returns the disk key of each step."""
-        if self.disk is None:
+        """Take from ``scratch_cache`` the layers of steps not in memory; the disk key of each step still to build.
+
+        Nothing is hashed when every layer is in memory already (built, or shared by another check of the run).
+        """
+        missing = [step for step in steps if (target.family, base, step.revisions) not in self.cache]
+        if self.disk is None or not missing:
             return {}
-        keys: dict[tuple[str, ...], str] = {}
-        for step in steps:
+        to_build: dict[tuple[str, ...], str] = {}
+        for step in missing:
             key = self.disk.key(target, base, step.revisions)
             if key is None:
                 return {}
-            keys[step.revisions] = key
-            if (target.family, base, step.revisions) not in self.cache:
-                layer = self.disk.get(key, target.family, step.revisions)
-                if layer is not None:
-                    self.cache[(target.family, base, step.revisions)] = layer
-        return keys
+            layer = self.disk.get(key, target.family, step.revisions)
+            if layer is None:
+                to_build[step.revisions] = key
+            else:
+                self.cache[(target.family, base, step.revisions)] = layer
+        return to_build
 
-    def _layer(self, conn: Any, family: str, base: str, step: Step, stored: Mapping[tuple[str, ...], str]) -> Layer:
+    def _layer(self, conn: Any, family: str, base: str, step: Step, to_store: Mapping[tuple[str, ...], str]) -> Layer:
         cached = self.cache.get((family, base, step.revisions))
         if cached is not None:
             return cached
@@ -409,8 +417,8 @@ class Attributor:
             conn.rollback()
         layer = Layer(family, step.revisions, comparison.findings)
         self.cache[(family, base, step.revisions)] = layer
-        if self.disk is not None and step.revisions in stored:
-            self.disk.put(stored[step.revisions], layer)
+        if self.disk is not None and step.revisions in to_store:
+            self.disk.put(to_store[step.revisions], layer)
         log.debug("scratch schema at %s: %d differences", ", ".join(step.revisions) or "base", len(layer.findings))
         return layer
 
@@ -676,6 +684,26 @@ def _label(rev: Revision) -> str:
     return f'{rev.id} ("{rev.message}")' if rev.message else rev.id
 
 
+def _cache_folder(config: Config) -> Path | None:
+    """``[drift] scratch_cache``, relative to config.ini's folder; ``None`` when it is not set."""
+    value = (config.settings.get("scratch_cache") or "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_absolute():
+        folder = config.root / folder
+    try:
+        occupied = folder.exists() and not folder.is_dir()
+    except OSError:  # a parent that cannot be searched: writing will fail and say so, once
+        return folder
+    if occupied:
+        raise ConfigError(
+            f"[drift] scratch_cache = {value} is a file, not a folder; "
+            "name a folder for drift to keep built scratch schemas in, or remove the setting"
+        )
+    return folder
+
+
 def _flag(value: str | None, key: str) -> bool:
     text = (value or "").strip().lower()
     if text in _TRUE:
@@ -741,22 +769,3 @@ __all__ = [
     "findings_by_cause",
 ]
 
-
-def _cache_folder(config: Config) -> Path | None:
-    """``[drift] scratch_cache``, relative to config.ini's folder; ``None`` when it is not set."""
-    value = (config.settings.get("scratch_cache") or "").strip()
-    if not value:
-        return None
-    folder = Path(value).expanduser()
-    if not folder.is_absolute():
-        folder = config.root / folder
-    try:
-        occupied = folder.exists() and not folder.is_dir()
-    except OSError:  # a parent that cannot be searched: writing will fail and say so, once
-        return folder
-    if occupied:
-        raise ConfigError(
-            f"[drift] scratch_cache = {value} is a file, not a folder; "
-            "name a folder for drift to keep built scratch schemas in, or remove the setting"
-        )
-    return folder

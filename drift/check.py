@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .causes import Attributor, SharedLayers
-from .layercache import SharedLayersOnDisk
+from .causes import Attributor, SharedStore
 from .compare import compare
 from .comparators.partitions import available_cpus
 from .comparators.progress import ProgressCallback, reporting
@@ -40,7 +39,7 @@ def check(
     attribute: bool = True,
     risk: RiskOptions | None = None,
     progress: ProgressCallback | None = None,
-    scratch_layers: SharedLayers | SharedLayersOnDisk | None = None,
+    scratch_layers: SharedStore | None = None,
     compare_processes: int | None = None,
 ) -> Report:
     """Check environment ``env`` against the models; read-only, returns a :class:`Report`.

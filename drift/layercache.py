@@ -225,23 +225,25 @@ def write_layer(path: Path, layer: Layer) -> None:
         raise
 
 
-def read_layer(path: Path, family: str, revisions: Sequence[str]) -> Layer | None:
-    """The layer at ``path``, or ``None``: missing, unreadable, or not the ``family`` and ``revisions`` asked for."""
+def read_layer(path: Path, family: str | None = None, revisions: Sequence[str] | None = None) -> Layer | None:
+    """The layer at ``path``, or ``None``: missing, unreadable, of another format, or not the ``family`` and
+    ``revisions`` asked for (when asked)."""
     from .causes import Layer
 
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        if (document.get("format") != FORMAT or document.get("family") != family
-                or document.get("revisions") != list(revisions)):
+        if (document.get("format") != FORMAT or family is not None and document.get("family") != family
+                or revisions is not None and document.get("revisions") != list(revisions)):
             log.debug("%s is not the layer its name says; ignored", path.name)
             return None
-        findings = tuple(Finding.from_dict(f) for f in document["findings"])
+        layer = Layer(str(document["family"]), tuple(document["revisions"]),
+                      tuple(Finding.from_dict(f) for f in document["findings"]))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.debug("%s cannot be read (%s); building it again", path.name, exc)
         return None
-    return Layer(family, tuple(revisions), findings)
+    return layer
 
 
 class SharedLayersOnDisk:
@@ -260,7 +262,7 @@ class SharedLayersOnDisk:
         self.folder = Path(folder)
 
     def get(self, key: tuple[Any, ...]) -> Layer | None:
-        return read_layer(self._path("layer", key), key[2], key[-1])
+        return read_layer(self._path("layer", key))  # the name is the key's digest: nothing else to match
 
     def put(self, key: tuple[Any, ...], layer: Layer) -> None:
         try:
@@ -390,11 +392,12 @@ def _dialect(target: ScratchTarget) -> Any:
 
 
 def _models_digest(metadata: MetaData, module_names: Sequence[str], target: ScratchTarget) -> str:
+    """The source the models come from and the DDL they compile to for ``target``'s dialect."""
     return _digest([_sources(module_names), _schema_digest(metadata, _dialect(target))])
 
 
 def _baseline_digest(baseline: Baseline | None, target: ScratchTarget) -> str:
-    """A Base or MetaData baseline's source and DDL; a dump's digest is in the layer's ``base`` already."""
+    """A Base or MetaData baseline, as the models are; a dump's digest is in the layer's ``base`` already."""
     if baseline is None or baseline.metadata is None:
         return ""
-    return _digest([_sources([baseline.value]), _schema_digest(baseline.metadata, _dialect(target))])
+    return _models_digest(baseline.metadata, [baseline.value], target)

@@ -51,7 +51,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from . import __version__, secrets
-from .causes import SharedLayers
+from .causes import SharedLayers, SharedStore
 from .check import check as _check
 from .check import compare_processes_setting
 from .comparators.partitions import available_cpus
@@ -320,7 +320,7 @@ def run(
 
 
 @contextlib.contextmanager
-def _shared_layers(in_processes: bool) -> Iterator[SharedLayers | SharedLayersOnDisk]:
+def _shared_layers(in_processes: bool) -> Iterator[SharedStore]:
     """Where the run's checks leave the scratch schemas they build: memory for threads, a temporary folder
     (removed afterwards) for forked processes."""
     if not in_processes:

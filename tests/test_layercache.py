@@ -242,3 +242,26 @@ def test_a_run_folder_that_cannot_be_used_costs_sharing_not_the_check(
     with working.building(key[:4]):
         working.put(key, layer)
     assert working.get(key) == layer
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"])
+def test_layers_in_memory_already_cost_no_key(behind: Example, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attributor that has every layer (built, or shared by another check of the run) hashes nothing."""
+    from test_causes import _attribute
+
+    from drift.causes import Attributor
+    from drift.config import Config
+    from drift.history import graph_from_script_directory
+    from drift.loading import load_alembic, load_metadata
+
+    config = Config.load(behind.config_path)
+    project, metadata = load_alembic(config), load_metadata(config)
+    disk = layercache.LayerCache(behind.root / "cache", project, metadata, ["models"])
+    attributor = Attributor(project, metadata, graph_from_script_directory(project.script), disk=disk)
+    _, first = _attribute(behind, attributor)
+    assert len(cached(behind)) == 2
+    keys: list[object] = []
+    real = layercache.LayerCache.key
+    monkeypatch.setattr(layercache.LayerCache, "key", lambda self, *a: keys.append(a) or real(self, *a))
+    _, second = _attribute(behind, attributor)
+    assert keys == [] and second == first
